@@ -1,0 +1,1 @@
+"""ASAP 4.2 pharmacy reporting files: reader and writer."""

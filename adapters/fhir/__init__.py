@@ -1,0 +1,1 @@
+"""FHIR codec (built by its own issue)."""

@@ -1,0 +1,1 @@
+"""NCPDP codec (built by its own issue)."""

@@ -1,0 +1,1 @@
+"""PMIX codec (built by its own issue)."""

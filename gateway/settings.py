@@ -1,0 +1,69 @@
+"""One typed settings object, read once at start-up, shared by ``serve`` and every CLI command.
+
+Sources, strongest first: ``PMP_*`` environment variables, then the TOML file named by ``PMP_CONFIG_FILE``
+(keys are the field names below), then the defaults. ``PMP_DATA_DIR`` holds the embedded databases and keys, so
+``PMP_DATA_DIR=/x pmp-gateway ingest f.asap`` and ``PMP_DATA_DIR=/x pmp-gateway serve`` see the same data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Field ``x`` is ``PMP_X`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PMP_", frozen=True, extra="forbid")
+
+    data_dir: Path = Field(default=Path("var"), description="embedded databases and keys")
+    state_code: str = Field(default="UT", min_length=2, max_length=2, description="this PMP's state")
+
+    # pmpdb: where the dispensations live and how the gateway reaches them
+    store: Literal["sqlite", "postgres"] = "sqlite"
+    postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
+    postgres_schema: str = "pmpdb"
+    pmpdb_target: str = Field(default="", description="host:port of a remote pmpdb; empty = run it in-process")
+    pmpdb_listen: str = Field(default="127.0.0.1:0", description="pmpdb gRPC listen address (0 = any free port)")
+    pmpdb_reflection: bool = Field(default=True, description="gRPC reflection: embedded / dev only")
+    search_default_page_size: int = Field(default=100, ge=1)
+    search_max_page_size: int = Field(default=500, ge=1)
+    search_max_candidates: int = Field(default=200, ge=1, description="patient records scored per query")
+    drug_reference: Path | None = Field(default=None, description="CSV loaded at start-up; default: bundled")
+
+    # gateway HTTP front
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "pmpdb.sqlite3"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("PMP_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once; ``overrides`` (from CLI flags) beat the environment."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,3 @@
+from pmpcli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""PMP database service: dispensation store, patient matching, ASAP ingestion, gRPC server."""
