@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -32,7 +33,7 @@ async def _ingest_all(settings: Settings, files: list[Path], show_progress: bool
                 transient=True,
             ) as bar:
                 task = bar.add_task(path.name, total=path.stat().st_size)
-                reports.append(await ingest_path(store, path, progress=lambda n: bar.advance(task, n)))
+                reports.append(await ingest_path(store, path, progress=partial(bar.advance, task)))
     finally:
         await store.close()
     return reports

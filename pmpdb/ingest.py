@@ -77,7 +77,12 @@ class IngestReport:
             "zero_reports": 0 if self.rejected else c.zero_reports,
             "duplicates": 0 if self.rejected else c.duplicates,
             "errors": [
-                {"segment_number": e.segment_number, "segment": e.segment, "field": e.field, "reason": e.reason}
+                {
+                    "segment_number": e.segment_number,
+                    "segment": e.segment,
+                    "field": e.field,
+                    "reason": e.reason,
+                }
                 for e in self.errors
             ],
         }
@@ -91,9 +96,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def ingest_path(
-    store: Store, path: Path, *, progress: Callable[[int], None] | None = None
-) -> IngestReport:
+async def ingest_path(store: Store, path: Path, *, progress: Callable[[int], None] | None = None) -> IngestReport:
     """Ingest one ASAP file from disk (the ``pmp-gateway ingest`` path)."""
     sha256 = file_sha256(path)
     with path.open("rb") as raw:
@@ -283,8 +286,17 @@ class _Loader:
         if key not in self._prescribers:
             self._prescribers.add(key)
             await self._session.upsert_prescriber(
-                (key, p.npi, p.dea, p.dea_suffix, p.state_license, p.last_name, p.first_name, p.middle_name,
-                 p.phone)
+                (
+                    key,
+                    p.npi,
+                    p.dea,
+                    p.dea_suffix,
+                    p.state_license,
+                    p.last_name,
+                    p.first_name,
+                    p.middle_name,
+                    p.phone,
+                )
             )
         return key
 
@@ -300,8 +312,3 @@ class _ProgressStream:
         data = self._raw.read(size)
         self._progress(len(data))
         return data
-
-    def readinto(self, buffer: Any) -> int:
-        n = self._raw.readinto(buffer)
-        self._progress(n)
-        return n

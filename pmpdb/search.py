@@ -140,9 +140,7 @@ def _address(r: PatientRecord) -> pb.Address:
     return pb.Address(line1=r.address1, line2=r.address2, city=r.city, state=r.state, postal_code=r.zip)
 
 
-def _matched_patient(
-    record_ids: tuple[int, ...], score: float, by_id: dict[int, PatientRecord]
-) -> pb.MatchedPatient:
+def _matched_patient(record_ids: tuple[int, ...], score: float, by_id: dict[int, PatientRecord]) -> pb.MatchedPatient:
     first = by_id[min(record_ids)]
     return pb.MatchedPatient(
         id=str(first.id),
@@ -173,8 +171,14 @@ def _dispensation(r: DispensationRow, patients: dict[int, _PatientParts], state:
     """One HISTORY_SELECT row → Dispensation (column positions are schema.HISTORY_SELECT's)."""
     p = patients[r[1]]
     drug = (
-        pb.Drug(ndc=r[9], name=r[35], strength=f"{r[36]} {r[37]}".strip(), dosage_form=r[38],
-                dea_schedule=r[39], drug_class=r[40])
+        pb.Drug(
+            ndc=r[9],
+            name=r[35],
+            strength=f"{r[36]} {r[37]}".strip(),
+            dosage_form=r[38],
+            dea_schedule=r[39],
+            drug_class=r[40],
+        )
         if r[35] is not None
         else None
     )
@@ -200,11 +204,17 @@ def _dispensation(r: DispensationRow, patients: dict[int, _PatientParts], state:
         pharmacist_npi=r[17],
         rxnorm_code=r[18],
         pharmacy=pb.Pharmacy(
-            npi=r[19], ncpdp=r[20], dea=r[21], name=r[22], phone=r[28],
+            npi=r[19],
+            ncpdp=r[20],
+            dea=r[21],
+            name=r[22],
+            phone=r[28],
             address=pb.Address(line1=r[23], line2=r[24], city=r[25], state=r[26], postal_code=r[27]),
         ),
         prescriber=pb.Practitioner(
-            npi=r[29] or "", dea=r[30] or "", state_license=r[31] or "",
+            npi=r[29] or "",
+            dea=r[30] or "",
+            state_license=r[31] or "",
             name=pb.HumanName(family=r[32] or "", given=r[33] or "", middle=r[34] or ""),
         ),
         drug=drug,

@@ -30,9 +30,10 @@ class PrescriptionSearchServicer(pb_grpc.PrescriptionSearchServicer):
     def __init__(self, search: HistorySearch) -> None:
         self._search = search
 
-    async def SearchHistory(  # noqa: N802 - the generated servicer's name
-        self, request: pb.SearchHistoryRequest, context: grpc.aio.ServicerContext[
-            pb.SearchHistoryRequest, pb.SearchHistoryResponse]
+    async def SearchHistory(
+        self,
+        request: pb.SearchHistoryRequest,
+        context: grpc.aio.ServicerContext[pb.SearchHistoryRequest, pb.SearchHistoryResponse],
     ) -> pb.SearchHistoryResponse:
         remaining = context.time_remaining()
         if remaining is not None and remaining <= 0:
@@ -74,7 +75,11 @@ async def start_server(search: HistorySearch, listen: str, *, reflection_enabled
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if reflection_enabled:
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            (
+                SERVICE_NAME,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
             server,
         )
     port = server.add_insecure_port(listen)

@@ -133,9 +133,7 @@ class Store(abc.ABC):
         """True when no dispensation and no file has ever been stored."""
 
     @abc.abstractmethod
-    async def candidates(
-        self, birth_dates: Sequence[str], keys: Sequence[str], limit: int
-    ) -> list[PatientRecord]:
+    async def candidates(self, birth_dates: Sequence[str], keys: Sequence[str], limit: int) -> list[PatientRecord]:
         """Patient records with one of ``birth_dates`` and one of the matching ``keys``."""
 
     @abc.abstractmethod

@@ -36,7 +36,12 @@ from pmpdb.store.schema import (
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
-_UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError)
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
 
 
 def _params(n: int, start: int = 1) -> str:
@@ -75,8 +80,7 @@ _HISTORY_AFTER = (
     " AND (d.date_filled, d.id) < ($5, $6) ORDER BY d.date_filled DESC, d.id DESC LIMIT $4"
 )
 _COUNT = (
-    "SELECT count(*) FROM dispensation d WHERE d.patient_id = ANY($1::bigint[])"
-    " AND d.date_filled BETWEEN $2 AND $3"
+    "SELECT count(*) FROM dispensation d WHERE d.patient_id = ANY($1::bigint[]) AND d.date_filled BETWEEN $2 AND $3"
 )
 
 
@@ -146,9 +150,7 @@ class PostgresStore(Store):
     async def drug_count(self) -> int:
         return int((await self._fetch("SELECT count(*) FROM drug"))[0][0])
 
-    async def candidates(
-        self, birth_dates: Sequence[str], keys: Sequence[str], limit: int
-    ) -> list[PatientRecord]:
+    async def candidates(self, birth_dates: Sequence[str], keys: Sequence[str], limit: int) -> list[PatientRecord]:
         rows = await self._fetch(_CANDIDATES, list(birth_dates), list(keys), limit)
         return [PatientRecord(*r) for r in rows]
 
@@ -231,9 +233,7 @@ class _PostgresIngest(IngestSession):
         if not rows:
             return 0
         await self._conn.execute("TRUNCATE dispensation_stage")
-        await self._conn.copy_records_to_table(
-            "dispensation_stage", records=rows, columns=list(DISPENSATION_COLUMNS)
-        )
+        await self._conn.copy_records_to_table("dispensation_stage", records=rows, columns=list(DISPENSATION_COLUMNS))
         status = await self._conn.execute(
             "INSERT INTO dispensation SELECT * FROM dispensation_stage ON CONFLICT (id) DO NOTHING"
         )
@@ -272,8 +272,16 @@ class _PostgresIngest(IngestSession):
         await self._conn.execute(
             "INSERT INTO ingested_file (id, sha256, name, ingested_at, records, accepted, revised, voided,"
             " zero_reports, duplicates) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
-            file.id, file.sha256, file.name, file.ingested_at,
-            c.records, c.accepted, c.revised, c.voided, c.zero_reports, c.duplicates,
+            file.id,
+            file.sha256,
+            file.name,
+            file.ingested_at,
+            c.records,
+            c.accepted,
+            c.revised,
+            c.voided,
+            c.zero_reports,
+            c.duplicates,
         )
         await self._tx.commit()
         await self._release()

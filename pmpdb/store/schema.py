@@ -156,7 +156,6 @@ _TABLES: tuple[str, ...] = (
 )
 
 
-
 def tables(dialect: str) -> list[str]:
     """DDL for ``dialect`` ("sqlite" | "postgres"): 64-bit ids are the rowid in SQLite, BIGINT in PostgreSQL."""
     sqlite = dialect == "sqlite"

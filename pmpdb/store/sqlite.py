@@ -49,8 +49,7 @@ _INSERT_PATIENT = (
     f"INSERT OR IGNORE INTO patient ({','.join(PATIENT_COLUMNS)}) VALUES ({_placeholders(len(PATIENT_COLUMNS))})"
 )
 _UPSERT_PHARMACY = (
-    f"INSERT OR REPLACE INTO pharmacy ({','.join(PHARMACY_COLUMNS)}) "
-    f"VALUES ({_placeholders(len(PHARMACY_COLUMNS))})"
+    f"INSERT OR REPLACE INTO pharmacy ({','.join(PHARMACY_COLUMNS)}) VALUES ({_placeholders(len(PHARMACY_COLUMNS))})"
 )
 _UPSERT_PRESCRIBER = (
     f"INSERT OR REPLACE INTO prescriber ({','.join(PRESCRIBER_COLUMNS)}) "
@@ -114,9 +113,7 @@ class SqliteStore(Store):
     async def drug_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM drug").fetchone()[0])
 
-    async def candidates(
-        self, birth_dates: Sequence[str], keys: Sequence[str], limit: int
-    ) -> list[PatientRecord]:
+    async def candidates(self, birth_dates: Sequence[str], keys: Sequence[str], limit: int) -> list[PatientRecord]:
         shape = (len(birth_dates), len(keys))
         sql = self._candidate_sql.get(shape)
         if sql is None:
@@ -192,7 +189,8 @@ class SqliteStore(Store):
         try:
             conn.execute("DELETE FROM drug")
             conn.executemany(
-                f"INSERT INTO drug ({','.join(DRUG_COLUMNS)}) VALUES ({_placeholders(len(DRUG_COLUMNS))})", rows
+                f"INSERT INTO drug ({','.join(DRUG_COLUMNS)}) VALUES ({_placeholders(len(DRUG_COLUMNS))})",
+                rows,
             )
         except BaseException:
             conn.execute("ROLLBACK")
@@ -232,15 +230,12 @@ class _SqliteIngest(IngestSession):
                 (dispensation_id, source_file),
             )
             return "voided"
-        seen = self._conn.execute(
-            "SELECT 1 FROM voided_dispensation WHERE id = ?", (dispensation_id,)
-        ).fetchone()
+        seen = self._conn.execute("SELECT 1 FROM voided_dispensation WHERE id = ?", (dispensation_id,)).fetchone()
         return "duplicate" if seen else "missing"
 
     async def add_zero_report(self, pharmacy_key: str, start: str, end: str, source_file: int) -> bool:
         cur = self._conn.execute(
-            "INSERT OR IGNORE INTO zero_report (pharmacy_key, period_start, period_end, source_file)"
-            " VALUES (?,?,?,?)",
+            "INSERT OR IGNORE INTO zero_report (pharmacy_key, period_start, period_end, source_file) VALUES (?,?,?,?)",
             (pharmacy_key, start, end, source_file),
         )
         return cur.rowcount > 0
@@ -250,8 +245,18 @@ class _SqliteIngest(IngestSession):
         self._conn.execute(
             "INSERT INTO ingested_file (id, sha256, name, ingested_at, records, accepted, revised, voided,"
             " zero_reports, duplicates) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (file.id, file.sha256, file.name, file.ingested_at, c.records, c.accepted, c.revised, c.voided,
-             c.zero_reports, c.duplicates),
+            (
+                file.id,
+                file.sha256,
+                file.name,
+                file.ingested_at,
+                c.records,
+                c.accepted,
+                c.revised,
+                c.voided,
+                c.zero_reports,
+                c.duplicates,
+            ),
         )
         self._conn.execute("COMMIT")
 

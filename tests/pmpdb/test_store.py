@@ -9,7 +9,14 @@ from pmpdb.store.schema import DISPENSATION_COLUMNS, PATIENT_COLUMNS
 
 
 def patient_row(pid: int, last: str = "SMITH", first: str = "JOHN", dob: str = "1980-02-03") -> Row:
-    values = {"id": pid, "last_name": last, "first_name": first, "birth_date": dob, "gender": "M", "zip": "84101"}
+    values = {
+        "id": pid,
+        "last_name": last,
+        "first_name": first,
+        "birth_date": dob,
+        "gender": "M",
+        "zip": "84101",
+    }
     return tuple(values.get(c, "") for c in PATIENT_COLUMNS)
 
 
@@ -36,8 +43,19 @@ def dispensation_row(did: int, pid: int, filled: str, *, quantity: float = 30.0,
     return tuple(values.get(c, "") for c in DISPENSATION_COLUMNS)
 
 
-PHARMACY = ("ncpdp:1234567", "1234567893", "1234567", "", "MAIN ST PHARMACY", "1 MAIN ST", "", "SALT LAKE CITY",
-            "UT", "84101", "8015550100")
+PHARMACY = (
+    "ncpdp:1234567",
+    "1234567893",
+    "1234567",
+    "",
+    "MAIN ST PHARMACY",
+    "1 MAIN ST",
+    "",
+    "SALT LAKE CITY",
+    "UT",
+    "84101",
+    "8015550100",
+)
 PRESCRIBER = ("npi:1234567893", "1234567893", "AS1234563", "", "UT-123", "SMITH", "ANNA", "", "")
 
 
@@ -46,9 +64,7 @@ async def _seed(store: Store, fills: list[str]) -> None:
     await session.upsert_pharmacy(PHARMACY)
     await session.upsert_prescriber(PRESCRIBER)
     await session.add_patient(patient_row(7), "1980-02-03", ["L:SM0", "F:JN"])
-    assert await session.add_dispensations([dispensation_row(100 + i, 7, f) for i, f in enumerate(fills)]) == len(
-        fills
-    )
+    assert await session.add_dispensations([dispensation_row(100 + i, 7, f) for i, f in enumerate(fills)]) == len(fills)
     await session.commit(FileRecord(1, "a" * 64, "seed.asap", "2026-01-01T00:00:00+00:00", IngestCounts(len(fills))))
 
 

@@ -1,0 +1,42 @@
+"""``pmp-gateway serve`` on the embedded default, as a user starts it: a real process on real sockets."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+from pathlib import Path
+
+import aiohttp
+
+from tests.e2e.processes import cli_env, running
+
+READY = r"listening on http://([\d.]+):(\d+)"
+
+
+def dispensations(data_dir: Path) -> int:
+    return int(sqlite3.connect(data_dir / "pmpdb.sqlite3").execute("SELECT count(*) FROM dispensation").fetchone()[0])
+
+
+async def test_serve_loads_demo_into_an_empty_store_and_is_ready(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    with running("serve", "--port", "0", env=env, ready=READY) as (proc, m):
+        base = f"http://{m.group(1)}:{m.group(2)}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/healthz") as r:
+                assert r.status == 200 and (await r.json())["status"] == "ok"
+            async with http.get(f"{base}/readyz") as r:
+                body = await r.json()
+                assert r.status == 200, body
+                assert body["checks"]["pmpdb"] == "serving"
+        loaded = dispensations(tmp_path)
+        assert loaded > 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    # a second start on the same data directory does not load the demo again
+    with running("serve", "--port", "0", env=env, ready=READY):
+        assert dispensations(tmp_path) == loaded
+
+
+async def test_serve_no_demo_keeps_the_store_empty(tmp_path: Path) -> None:
+    with running("serve", "--port", "0", "--no-demo", env=cli_env(tmp_path), ready=READY):
+        assert dispensations(tmp_path) == 0
