@@ -26,6 +26,7 @@ from bench.ingest import bulk_file
 from protos.pmp.v1 import pmp_pb2 as pb
 from protos.pmp.v1 import pmp_pb2_grpc as pb_grpc
 
+WINDOW = ("2023-01-01", "2025-12-31")  # the bulk file fills 2024
 NICKNAMES = {
     "WILLIAM": "BILL",
     "ROBERT": "BOB",
@@ -114,7 +115,7 @@ async def time_grpc(port: int, queries: list[pb.PatientQuery]) -> tuple[list[flo
     samples: list[float] = []
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = pb_grpc.PrescriptionSearchStub(channel)
-        window = pb.DateRange(start="2000-01-01", end="2030-12-31")
+        window = pb.DateRange(start=WINDOW[0], end=WINDOW[1])
         for q in queries[:50]:  # warm-up
             await stub.SearchHistory(pb.SearchHistoryRequest(patient=q, date_range=window), timeout=5)
         for q in queries:
@@ -138,7 +139,7 @@ async def time_direct(db: Path, queries: list[pb.PatientQuery]) -> list[float]:
         plan = query_plan(demographics_of_query(q))
         started = time.perf_counter()
         records = await store.candidates(plan.birth_dates, plan.keys, 200)
-        await store.history([r.id for r in records], "2000-01-01", "2030-12-31", 101, None)
+        await store.history([r.id for r in records], WINDOW[0], WINDOW[1], 101, None)
         samples.append((time.perf_counter() - started) * 1e3)
     await store.close()
     return samples

@@ -22,6 +22,7 @@ import orjson
 from adapters.asap.model import (
     REPORT_NEW,
     REPORT_REVISE,
+    REPORT_VOID,
     AsapError,
     DispensationRecord,
     Patient,
@@ -115,12 +116,14 @@ async def ingest_stream(store: Store, stream: BinaryIO, *, name: str, sha256: st
     file_id = stable_id("file:" + sha256)
     session = await store.begin_ingest()
     try:
-        loader = _Loader(session, file_id, report)
         reader = AsapReader(stream)
+        loader = _Loader(session, file_id, report, reader.errors)
         for item in reader:
-            if isinstance(item, DispensationRecord):
-                await loader.record(item)
-            elif isinstance(item, ZeroReport):
+            # The common case (a new record) is staged synchronously; the store is awaited per batch only.
+            if type(item) is DispensationRecord:
+                if loader.stage(item):
+                    await loader.apply_pending()
+            elif type(item) is ZeroReport:
                 await loader.zero_report(item)
         await loader.flush()
         report.errors = list(reader.errors) + loader.errors
@@ -137,15 +140,23 @@ async def ingest_stream(store: Store, stream: BinaryIO, *, name: str, sha256: st
 
 
 class _Loader:
-    """Turns reader items into store rows, batching new dispensations."""
+    """Turns reader items into store rows. Everything is staged and written per batch, in dependency order
+    (pharmacies, prescribers, patients, then dispensations sorted by id for b-tree locality); a revision or a
+    void first writes the staged batch, so file order holds."""
 
-    def __init__(self, session: IngestSession, file_id: int, report: IngestReport) -> None:
+    def __init__(
+        self, session: IngestSession, file_id: int, report: IngestReport, reader_errors: list[AsapError]
+    ) -> None:
         self._session = session
         self._file_id = file_id
         self._counts = report.counts
-        self._reader_errors_seen = False
+        self._reader_errors = reader_errors
         self.errors: list[AsapError] = []
         self._batch: list[Row] = []
+        self._pending: tuple[DispensationRecord, Row] | None = None
+        self._pharmacies: dict[str, Row] = {}
+        self._prescriber_rows: list[Row] = []
+        self._patient_rows: list[tuple[Row, str, tuple[str, ...]]] = []
         self._pharmacy: Pharmacy | None = None
         self._patient: Patient | None = None
         self._patient_id = 0
@@ -154,37 +165,26 @@ class _Loader:
 
     @property
     def _writing(self) -> bool:
-        return not self.errors
+        """Stop writing at the first error: the transaction will be rolled back anyway."""
+        return not (self.errors or self._reader_errors)
 
-    async def record(self, rec: DispensationRecord) -> None:
+    def stage(self, rec: DispensationRecord) -> bool:
+        """Stage one record; True when the store must be awaited now (a full batch, a revision, a void)."""
         self._counts.records += 1
         if not self._writing:
-            return
+            return False
         if rec.pharmacy is not self._pharmacy:
-            await self._upsert_pharmacy(rec.pharmacy)
+            self._stage_pharmacy(rec.pharmacy)
         if rec.patient is not self._patient:
-            await self._add_patient(rec.patient)
-        prescriber_key = await self._add_prescriber(rec.prescriber) if rec.prescriber else ""
+            self._stage_patient(rec.patient)
+        prescriber = rec.prescriber
+        prescriber_key = self._stage_prescriber(prescriber) if prescriber is not None else ""
         dsp = rec.dispensing
         refill_number = int(dsp.refill_number or 0)
         date_filled = iso_date(dsp.date_filled)
-        row_id = dispensation_id(rec.pharmacy.key, dsp.rx_number, refill_number, date_filled)
         status = dsp.reporting_status
-        if status == "02":
-            await self.flush()
-            outcome = await self._session.void_dispensation(row_id, self._file_id)
-            if outcome == "voided":
-                self._counts.voided += 1
-            elif outcome == "duplicate":
-                self._counts.duplicates += 1
-            else:
-                self._error(rec, "DSP01", "void of a dispensation that is not on file")
-            return
-        extra = b""
-        if rec.compounds or rec.additional:
-            extra = orjson.dumps({"compounds": rec.compounds, "additional": rec.additional})
         row = (
-            row_id,
+            dispensation_id(rec.pharmacy.key, dsp.rx_number, refill_number, date_filled),
             self._patient_id,
             rec.pharmacy.key,
             prescriber_key,
@@ -210,17 +210,34 @@ class _Loader:
             dsp.sig,
             dsp.treatment_type,
             dsp.diagnosis_code,
-            extra.decode(),
+            _extra(rec),
             "revised" if status == REPORT_REVISE else "reported",
             self._file_id,
         )
         if status == REPORT_NEW or not status:
             self._batch.append(row)
-            if len(self._batch) >= BATCH_SIZE:
-                await self.flush()
-            return
+            return len(self._batch) >= BATCH_SIZE
+        self._pending = (rec, row)
+        return True
+
+    async def apply_pending(self) -> None:
+        """Write the staged batch, then the revision or void that asked for it (if any)."""
         await self.flush()
-        if await self._session.revise_dispensation(row):
+        if self._pending is None:
+            return
+        rec, row = self._pending
+        self._pending = None
+        if not self._writing:
+            return
+        if rec.dispensing.reporting_status == REPORT_VOID:
+            outcome = await self._session.void_dispensation(row[0], self._file_id)
+            if outcome == "voided":
+                self._counts.voided += 1
+            elif outcome == "duplicate":
+                self._counts.duplicates += 1
+            else:
+                self._error(rec, "DSP01", "void of a dispensation that is not on file")
+        elif await self._session.revise_dispensation(row):
             self._counts.revised += 1
         else:
             self._error(rec, "DSP01", "revision of a dispensation that is not on file")
@@ -228,7 +245,8 @@ class _Loader:
     async def zero_report(self, zero: ZeroReport) -> None:
         if not self._writing:
             return
-        await self._upsert_pharmacy(zero.pharmacy)
+        self._stage_pharmacy(zero.pharmacy)
+        await self.flush()
         added = await self._session.add_zero_report(
             zero.pharmacy.key, iso_date(zero.period_start), iso_date(zero.period_end), self._file_id
         )
@@ -238,23 +256,46 @@ class _Loader:
             self._counts.duplicates += 1
 
     async def flush(self) -> None:
-        if self._batch and self._writing:
-            new = await self._session.add_dispensations(self._batch)
+        if not self._writing:
+            self._batch.clear()
+            return
+        session = self._session
+        if self._pharmacies:
+            await session.upsert_pharmacies(list(self._pharmacies.values()))
+            self._pharmacies.clear()
+        if self._prescriber_rows:
+            await session.upsert_prescribers(self._prescriber_rows)
+            self._prescriber_rows = []
+        if self._patient_rows:
+            await session.add_patients(self._patient_rows)
+            self._patient_rows = []
+        if self._batch:
+            self._batch.sort()
+            new = await session.add_dispensations(self._batch)
             self._counts.accepted += new
             self._counts.duplicates += len(self._batch) - new
-        self._batch.clear()
+            self._batch = []
 
     def _error(self, rec: DispensationRecord, field_id: str, reason: str) -> None:
         self.errors.append(AsapError(rec.segment_number, "DSP", field_id, reason))
-        self._batch.clear()
 
-    async def _upsert_pharmacy(self, p: Pharmacy) -> None:
+    def _stage_pharmacy(self, p: Pharmacy) -> None:
         self._pharmacy = p
-        await self._session.upsert_pharmacy(
-            (p.key, p.npi, p.ncpdp, p.dea, p.name, p.address1, p.address2, p.city, p.state, p.zip, p.phone)
+        self._pharmacies[p.key] = (
+            p.key,
+            p.npi,
+            p.ncpdp,
+            p.dea,
+            p.name,
+            p.address1,
+            p.address2,
+            p.city,
+            p.state,
+            p.zip,
+            p.phone,
         )
 
-    async def _add_patient(self, pat: Patient) -> None:
+    def _stage_patient(self, pat: Patient) -> None:
         self._patient = pat
         identity = patient_identity(pat)
         self._patient_id = identity.record_id
@@ -279,26 +320,23 @@ class _Loader:
             pat.id_qualifier,
             pat.id_value,
         )
-        await self._session.add_patient(row, identity.birth_date, identity.keys)
+        self._patient_rows.append((row, identity.birth_date, identity.keys))
 
-    async def _add_prescriber(self, p: Prescriber) -> str:
+    def _stage_prescriber(self, p: Prescriber) -> str:
         key = f"npi:{p.npi}" if p.npi else f"dea:{p.dea}{p.dea_suffix}"
         if key not in self._prescribers:
             self._prescribers.add(key)
-            await self._session.upsert_prescriber(
-                (
-                    key,
-                    p.npi,
-                    p.dea,
-                    p.dea_suffix,
-                    p.state_license,
-                    p.last_name,
-                    p.first_name,
-                    p.middle_name,
-                    p.phone,
-                )
+            self._prescriber_rows.append(
+                (key, p.npi, p.dea, p.dea_suffix, p.state_license, p.last_name, p.first_name, p.middle_name, p.phone)
             )
         return key
+
+
+def _extra(rec: DispensationRecord) -> str:
+    """Compound ingredients and AIR (rare) as JSON; empty for the usual record."""
+    if not (rec.compounds or rec.additional):
+        return ""
+    return orjson.dumps({"compounds": rec.compounds, "additional": rec.additional}).decode()
 
 
 class _ProgressStream:

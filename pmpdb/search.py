@@ -127,8 +127,9 @@ class HistorySearch:
             response.next_page_token = encode_page_token(last[4], last[0])
         response.total_dispensations = page.total
         patients = {rid: _PatientParts.of(by_id[rid]) for rid in record_ids}
-        state = self._state_code
-        response.dispensations.extend([_dispensation(row, patients, state) for row in rows])
+        builder = _DispensationBuilder(patients, self._state_code)
+        for row in rows:
+            builder.add(response, row)
         return response
 
 
@@ -167,59 +168,89 @@ class _PatientParts:
         return cls(_name(r), r.birth_date, _GENDER.get(r.gender, pb.GENDER_UNSPECIFIED), _address(r))
 
 
-def _dispensation(r: DispensationRow, patients: dict[int, _PatientParts], state: str) -> pb.Dispensation:
-    """One HISTORY_SELECT row → Dispensation (column positions are schema.HISTORY_SELECT's)."""
-    p = patients[r[1]]
-    drug = (
-        pb.Drug(
+class _DispensationBuilder:
+    """Appends HISTORY_SELECT rows to a response. A history repeats a few pharmacies, prescribers and drugs, so
+    their sub-messages are built once per query and copied (a C-level copy in upb) into each dispensation."""
+
+    def __init__(self, patients: dict[int, _PatientParts], state: str) -> None:
+        self._patients = patients
+        self._state = state
+        self._pharmacies: dict[tuple[object, ...], pb.Pharmacy] = {}
+        self._prescribers: dict[tuple[object, ...], pb.Practitioner] = {}
+        self._drugs: dict[str, pb.Drug | None] = {}
+
+    def _pharmacy(self, r: DispensationRow) -> pb.Pharmacy:
+        key = r[19:29]
+        msg = self._pharmacies.get(key)
+        if msg is None:
+            msg = self._pharmacies[key] = pb.Pharmacy(
+                npi=r[19],
+                ncpdp=r[20],
+                dea=r[21],
+                name=r[22],
+                phone=r[28],
+                address=pb.Address(line1=r[23], line2=r[24], city=r[25], state=r[26], postal_code=r[27]),
+            )
+        return msg
+
+    def _prescriber(self, r: DispensationRow) -> pb.Practitioner:
+        key = r[29:35]
+        msg = self._prescribers.get(key)
+        if msg is None:
+            msg = self._prescribers[key] = pb.Practitioner(
+                npi=r[29] or "",
+                dea=r[30] or "",
+                state_license=r[31] or "",
+                name=pb.HumanName(family=r[32] or "", given=r[33] or "", middle=r[34] or ""),
+            )
+        return msg
+
+    def _drug(self, r: DispensationRow) -> pb.Drug | None:
+        ndc: str = r[9]
+        if ndc not in self._drugs:
+            self._drugs[ndc] = (
+                pb.Drug(
+                    ndc=ndc,
+                    name=r[35],
+                    strength=f"{r[36]} {r[37]}".strip(),
+                    dosage_form=r[38],
+                    dea_schedule=r[39],
+                    drug_class=r[40],
+                )
+                if r[35] is not None
+                else None
+            )
+        return self._drugs[ndc]
+
+    def add(self, out: pb.SearchHistoryResponse, r: DispensationRow) -> None:
+        """One row → one Dispensation, built in place (column positions are schema.HISTORY_SELECT's)."""
+        p = self._patients[r[1]]
+        out.dispensations.add(
+            id=str(r[0]),
+            patient_id=str(r[1]),
+            source_state=self._state,
+            rx_number=r[2],
+            date_written=r[3],
+            date_filled=r[4],
+            date_sold=r[5],
+            refill_number=r[6],
+            refills_authorized=r[7],
+            product_id_qualifier=r[8],
             ndc=r[9],
-            name=r[35],
-            strength=f"{r[36]} {r[37]}".strip(),
-            dosage_form=r[38],
-            dea_schedule=r[39],
-            drug_class=r[40],
+            quantity=r[10],
+            quantity_unit=r[11],
+            days_supply=r[12],
+            payment_type=r[13],
+            partial_fill=r[14],
+            transmission_form=r[15],
+            status=r[16],
+            pharmacist_npi=r[17],
+            rxnorm_code=r[18],
+            pharmacy=self._pharmacy(r),
+            prescriber=self._prescriber(r),
+            drug=self._drug(r),
+            patient_name=p.name,
+            patient_birth_date=p.birth_date,
+            patient_gender=p.gender,
+            patient_address=p.address,
         )
-        if r[35] is not None
-        else None
-    )
-    return pb.Dispensation(
-        id=str(r[0]),
-        patient_id=str(r[1]),
-        source_state=state,
-        rx_number=r[2],
-        date_written=r[3],
-        date_filled=r[4],
-        date_sold=r[5],
-        refill_number=r[6],
-        refills_authorized=r[7],
-        product_id_qualifier=r[8],
-        ndc=r[9],
-        quantity=r[10],
-        quantity_unit=r[11],
-        days_supply=r[12],
-        payment_type=r[13],
-        partial_fill=r[14],
-        transmission_form=r[15],
-        status=r[16],
-        pharmacist_npi=r[17],
-        rxnorm_code=r[18],
-        pharmacy=pb.Pharmacy(
-            npi=r[19],
-            ncpdp=r[20],
-            dea=r[21],
-            name=r[22],
-            phone=r[28],
-            address=pb.Address(line1=r[23], line2=r[24], city=r[25], state=r[26], postal_code=r[27]),
-        ),
-        prescriber=pb.Practitioner(
-            npi=r[29] or "",
-            dea=r[30] or "",
-            state_license=r[31] or "",
-            name=pb.HumanName(family=r[32] or "", given=r[33] or "", middle=r[34] or ""),
-        ),
-        drug=drug,
-        patient_name=p.name,
-        patient_birth_date=p.birth_date,
-        patient_gender=p.gender,
-        patient_address=p.address,
-    )

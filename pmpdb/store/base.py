@@ -83,14 +83,15 @@ class IngestSession(abc.ABC):
     """One file's writes in one transaction: all of it lands, or (``abort``) none of it."""
 
     @abc.abstractmethod
-    async def upsert_pharmacy(self, row: Row) -> None: ...
+    async def upsert_pharmacies(self, rows: Sequence[Row]) -> None:
+        """Insert or refresh pharmacies (``schema.PHARMACY_COLUMNS`` order): the latest file's details win."""
 
     @abc.abstractmethod
-    async def upsert_prescriber(self, row: Row) -> None: ...
+    async def upsert_prescribers(self, rows: Sequence[Row]) -> None: ...
 
     @abc.abstractmethod
-    async def add_patient(self, row: Row, birth_date: str, keys: Sequence[str]) -> None:
-        """Insert the patient record and its matching keys unless it is already there."""
+    async def add_patients(self, patients: Sequence[tuple[Row, str, Sequence[str]]]) -> None:
+        """Insert (patient row, birth date, matching keys) unless already there; keys are (re)indexed."""
 
     @abc.abstractmethod
     async def add_dispensations(self, rows: Sequence[Row]) -> int:

@@ -215,19 +215,18 @@ class _PostgresIngest(IngestSession):
             "CREATE TEMP TABLE IF NOT EXISTS dispensation_stage (LIKE dispensation) ON COMMIT DELETE ROWS"
         )
 
-    async def upsert_pharmacy(self, row: Row) -> None:
-        await self._conn.execute(_UPSERT_PHARMACY, *row)
+    async def upsert_pharmacies(self, rows: Sequence[Row]) -> None:
+        await self._conn.executemany(_UPSERT_PHARMACY, rows)
 
-    async def upsert_prescriber(self, row: Row) -> None:
-        await self._conn.execute(_UPSERT_PRESCRIBER, *row)
+    async def upsert_prescribers(self, rows: Sequence[Row]) -> None:
+        await self._conn.executemany(_UPSERT_PRESCRIBER, rows)
 
-    async def add_patient(self, row: Row, birth_date: str, keys: Sequence[str]) -> None:
-        status = await self._conn.execute(_INSERT_PATIENT, *row)
-        if status.endswith(" 1"):
-            await self._conn.executemany(
-                "INSERT INTO patient_key (birth_date, key, patient_id) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING",
-                [(birth_date, k, row[0]) for k in keys],
-            )
+    async def add_patients(self, patients: Sequence[tuple[Row, str, Sequence[str]]]) -> None:
+        await self._conn.executemany(_INSERT_PATIENT, [p[0] for p in patients])
+        await self._conn.executemany(
+            "INSERT INTO patient_key (birth_date, key, patient_id) VALUES ($1,$2,$3) ON CONFLICT DO NOTHING",
+            [(dob, key, row[0]) for row, dob, keys in patients for key in keys],
+        )
 
     async def add_dispensations(self, rows: Sequence[Row]) -> int:
         if not rows:

@@ -203,19 +203,18 @@ class _SqliteIngest(IngestSession):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    async def upsert_pharmacy(self, row: Row) -> None:
-        self._conn.execute(_UPSERT_PHARMACY, row)
+    async def upsert_pharmacies(self, rows: Sequence[Row]) -> None:
+        self._conn.executemany(_UPSERT_PHARMACY, rows)
 
-    async def upsert_prescriber(self, row: Row) -> None:
-        self._conn.execute(_UPSERT_PRESCRIBER, row)
+    async def upsert_prescribers(self, rows: Sequence[Row]) -> None:
+        self._conn.executemany(_UPSERT_PRESCRIBER, rows)
 
-    async def add_patient(self, row: Row, birth_date: str, keys: Sequence[str]) -> None:
-        cur = self._conn.execute(_INSERT_PATIENT, row)
-        if cur.rowcount:
-            self._conn.executemany(
-                "INSERT OR IGNORE INTO patient_key (birth_date, key, patient_id) VALUES (?,?,?)",
-                [(birth_date, k, row[0]) for k in keys],
-            )
+    async def add_patients(self, patients: Sequence[tuple[Row, str, Sequence[str]]]) -> None:
+        self._conn.executemany(_INSERT_PATIENT, [p[0] for p in patients])
+        self._conn.executemany(
+            "INSERT OR IGNORE INTO patient_key (birth_date, key, patient_id) VALUES (?,?,?)",
+            [(dob, key, row[0]) for row, dob, keys in patients for key in keys],
+        )
 
     async def add_dispensations(self, rows: Sequence[Row]) -> int:
         return self._conn.executemany(_INSERT_DISPENSATION, rows).rowcount

@@ -61,9 +61,9 @@ PRESCRIBER = ("npi:1234567893", "1234567893", "AS1234563", "", "UT-123", "SMITH"
 
 async def _seed(store: Store, fills: list[str]) -> None:
     session = await store.begin_ingest()
-    await session.upsert_pharmacy(PHARMACY)
-    await session.upsert_prescriber(PRESCRIBER)
-    await session.add_patient(patient_row(7), "1980-02-03", ["L:SM0", "F:JN"])
+    await session.upsert_pharmacies([PHARMACY])
+    await session.upsert_prescribers([PRESCRIBER])
+    await session.add_patients([(patient_row(7), "1980-02-03", ["L:SM0", "F:JN"])])
     assert await session.add_dispensations([dispensation_row(100 + i, 7, f) for i, f in enumerate(fills)]) == len(fills)
     await session.commit(FileRecord(1, "a" * 64, "seed.asap", "2026-01-01T00:00:00+00:00", IngestCounts(len(fills))))
 
@@ -120,8 +120,8 @@ async def test_duplicates_revisions_and_voids(store: Store) -> None:
 
 async def test_abort_leaves_nothing(store: Store) -> None:
     session = await store.begin_ingest()
-    await session.upsert_pharmacy(PHARMACY)
-    await session.add_patient(patient_row(7), "1980-02-03", ["L:SM0"])
+    await session.upsert_pharmacies([PHARMACY])
+    await session.add_patients([(patient_row(7), "1980-02-03", ["L:SM0"])])
     await session.add_dispensations([dispensation_row(100, 7, "2026-01-01")])
     await session.abort()
     assert await store.is_empty()
