@@ -61,6 +61,7 @@ def child_ingest(asap: Path, db: Path) -> dict[str, float]:
 def child_baseline(source_db: Path, db: Path) -> dict[str, float]:
     from pmpdb.store.schema import DISPENSATION_COLUMNS, tables
 
+    # in the order ingest wrote them (rowid), so both sides insert the same rows in the same order
     rows = sqlite3.connect(source_db).execute(f"SELECT {','.join(DISPENSATION_COLUMNS)} FROM dispensation").fetchall()
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -70,7 +71,7 @@ def child_baseline(source_db: Path, db: Path) -> dict[str, float]:
     placeholders = ",".join("?" * len(DISPENSATION_COLUMNS))
     started = time.perf_counter()
     conn.execute("BEGIN")
-    conn.executemany(f"INSERT INTO dispensation VALUES ({placeholders})", rows)
+    conn.executemany(f"INSERT INTO dispensation ({','.join(DISPENSATION_COLUMNS)}) VALUES ({placeholders})", rows)
     conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     return {"seconds": elapsed, "records": len(rows), "peak_mb": _peak_mb()}

@@ -10,7 +10,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from pmpdb.matching import MatchStatus, decide, query_plan
+from pmpdb.matching import InvalidDemographicsError, MatchStatus, decide, query_plan
 from pmpdb.patients import demographics_of_query, demographics_of_record
 from pmpdb.store.base import DispensationRow, PatientRecord, Store
 from protos.pmp.v1 import pmp_pb2 as pb
@@ -107,7 +107,10 @@ class HistorySearch:
         limits = self._limits
         page_size = min(req.page_size or limits.default_page_size, limits.max_page_size)
 
-        query = demographics_of_query(req.patient)
+        try:
+            query = demographics_of_query(req.patient)
+        except InvalidDemographicsError:
+            raise InvalidQueryError("patient demographics are not understood") from None
         plan = query_plan(query)
         records = await self._store.candidates(plan.birth_dates, plan.keys, limits.max_candidates)
         by_id = {r.id: r for r in records}

@@ -8,7 +8,7 @@ path builds no intermediate objects.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -134,7 +134,7 @@ class Store(abc.ABC):
         """True when no dispensation and no file has ever been stored."""
 
     @abc.abstractmethod
-    async def candidates(self, birth_dates: Sequence[str], keys: Sequence[str], limit: int) -> list[PatientRecord]:
+    async def candidates(self, birth_dates: Collection[str], keys: Collection[str], limit: int) -> list[PatientRecord]:
         """Patient records with one of ``birth_dates`` and one of the matching ``keys``."""
 
     @abc.abstractmethod

@@ -8,7 +8,7 @@ protocol and inserts from there with ``ON CONFLICT DO NOTHING`` — the fastest 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import asyncpg
@@ -150,7 +150,7 @@ class PostgresStore(Store):
     async def drug_count(self) -> int:
         return int((await self._fetch("SELECT count(*) FROM drug"))[0][0])
 
-    async def candidates(self, birth_dates: Sequence[str], keys: Sequence[str], limit: int) -> list[PatientRecord]:
+    async def candidates(self, birth_dates: Collection[str], keys: Collection[str], limit: int) -> list[PatientRecord]:
         rows = await self._fetch(_CANDIDATES, list(birth_dates), list(keys), limit)
         return [PatientRecord(*r) for r in rows]
 

@@ -8,7 +8,7 @@ write from another process while ``serve`` reads.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from pmpdb.store.base import (
@@ -113,7 +113,7 @@ class SqliteStore(Store):
     async def drug_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM drug").fetchone()[0])
 
-    async def candidates(self, birth_dates: Sequence[str], keys: Sequence[str], limit: int) -> list[PatientRecord]:
+    async def candidates(self, birth_dates: Collection[str], keys: Collection[str], limit: int) -> list[PatientRecord]:
         shape = (len(birth_dates), len(keys))
         sql = self._candidate_sql.get(shape)
         if sql is None:

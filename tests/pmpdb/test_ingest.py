@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
-from pmpdb.ingest import IngestReport, ingest_stream
+import pytest
+
+from adapters.asap.writer import format_asap
+from pmpdb.ingest import IngestReport, ingest_path, ingest_stream
 from pmpdb.store.base import Store
 from tests.asap_files import OTHER_PHARMACY, PHARMACY, as_bytes, asap_file, fill, patient, raw
 
@@ -138,3 +142,43 @@ async def test_zero_report_recorded_not_as_a_patient(store: Store) -> None:
     assert (report.counts.zero_reports, report.counts.accepted) == (1, 0)
     assert await store.count_dispensations() == 0
     assert await store.candidates(["2015-01-01"], ["L:RPRT"], 10) == []
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["inline", "worker-process"])
+async def test_ingest_path_in_both_modes(store: Store, tmp_path: Path, parallel: bool) -> None:
+    first = tmp_path / "first.asap"
+    first.write_text(
+        format_asap(asap_file([(PHARMACY, [(JOHN, fill("RX1", "20261001")), (MARY, fill("RX2", "20261002"))])]))
+    )
+    fix = tmp_path / "fix.asap"
+    fix.write_text(
+        format_asap(
+            asap_file(
+                [
+                    (
+                        PHARMACY,
+                        [
+                            (JOHN, fill("RX1", "20261001", status="01", quantity="5")),
+                            (MARY, fill("RX2", "20261002", status="02")),
+                        ],
+                    )
+                ],
+                control="2",
+            )
+        )
+    )
+    seen: list[int] = []
+    report = await ingest_path(store, first, parallel=parallel, progress=seen.append)
+    assert (report.status, report.counts.records, report.counts.accepted) == ("accepted", 2, 2)
+    assert sum(seen) == first.stat().st_size
+    report = await ingest_path(store, fix, parallel=parallel)
+    assert (report.counts.revised, report.counts.voided) == (1, 1)
+    assert await store.count_dispensations() == 1
+
+    bad = tmp_path / "bad.asap"
+    bad.write_text(
+        format_asap(asap_file([(PHARMACY, [(JOHN, fill("RX7", "20261007"))])], control="3")).replace("TT*3*", "TT*3*1")
+    )
+    report = await ingest_path(store, bad, parallel=parallel)
+    assert report.rejected and report.errors[0].segment == "TT"
+    assert await store.count_dispensations() == 1
