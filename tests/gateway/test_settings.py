@@ -1,0 +1,62 @@
+"""One settings object for every command: environment beats the TOML file, CLI flags beat both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("PMP_"):
+            monkeypatch.delenv(key)
+
+
+def test_defaults() -> None:
+    s = load_settings()
+    assert (s.store, s.state_code, s.port) == ("sqlite", "UT", 8080)
+    assert s.sqlite_path == Path("var") / "pmpdb.sqlite3"
+
+
+def test_environment_and_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "pmp.toml"
+    config.write_text('state_code = "CT"\nport = 9000\ndata_dir = "/srv/pmp"\n')
+    monkeypatch.setenv("PMP_CONFIG_FILE", str(config))
+    monkeypatch.setenv("PMP_PORT", "9100")
+    s = load_settings()
+    assert s.state_code == "CT"  # from the file
+    assert s.port == 9100  # the environment wins over the file
+    assert s.sqlite_path == Path("/srv/pmp/pmpdb.sqlite3")
+    assert load_settings(port=9200).port == 9200  # a CLI flag wins over both
+
+
+def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PMP_STORE", "mysql")
+    with pytest.raises(ValidationError):
+        load_settings()
+
+
+def test_unknown_keys_in_the_file_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "pmp.toml"
+    config.write_text("prot = 1\n")
+    monkeypatch.setenv("PMP_CONFIG_FILE", str(config))
+    with pytest.raises(ValidationError):
+        load_settings()
+
+
+def test_cli_reports_invalid_settings_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pmpcli.main import main
+
+    monkeypatch.setenv("PMP_PORT", "not-a-port")
+    assert main(["ingest", "x.asap"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid settings" in err and "Traceback" not in err
