@@ -43,6 +43,23 @@ class Settings(BaseSettings):
     # gateway HTTP front
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64, description="gateway processes sharing the port (SO_REUSEPORT)")
+    public_base_url: str = Field(default="", description="e.g. https://pmp.example.gov; empty = from the request")
+    request_budget_seconds: float = Field(default=5.0, gt=0, le=120, description="end-to-end time per request")
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, description="request bodies above this are refused (413)")
+    history_lookback_days: int = Field(default=365, ge=1, description="report period when the request names none")
+    history_max_days: int = Field(default=3 * 366, ge=1, description="the longest report period the state allows")
+    search_page_size: int = Field(default=50, ge=1, le=500, description="FHIR search: _count default")
+    token_ttl_seconds: int = Field(default=3600, ge=60, description="life of patient ids / paging cursors we issue")
+
+    # Pipeline stages built by later issues. Each is off until its issue lands; enabling one that is not built
+    # fails at start-up, and /readyz lists every stage's state (never a check that silently passes).
+    authenticate: bool = False  # OAuth 2.0 access tokens (issue 5)
+    identify: bool = False  # registered end users (issue 5)
+    suspension: bool = False  # suspended EDS / users / states (issue 6)
+    rate_limit: bool = False  # GCRA per EDS / user / state (issue 6)
+    alerts: bool = False  # clinical indicators (issue 8)
+    audit: bool = False  # disclosure audit trail (issue 7)
 
     @property
     def sqlite_path(self) -> Path:

@@ -19,6 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the gateway (and pmpdb in-process unless PMP_PMPDB_TARGET is set)")
     serve.add_argument("--host", help="listen address (default: setting host)")
     serve.add_argument("--port", type=int, help="listen port (default: setting port)")
+    serve.add_argument("--workers", type=int, help="gateway processes sharing the port (default: setting workers)")
     serve.add_argument("--no-demo", action="store_true", help="never load demo data, even into an empty store")
 
     ingest = sub.add_parser("ingest", help="load ASAP 4.2 files into pmpdb (each file all or nothing)")
@@ -55,7 +56,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         from pmpcli.serve import serve
 
-        return serve(settings, host=args.host, port=args.port, demo=not args.no_demo)
+        return serve(settings, host=args.host, port=args.port, workers=args.workers, demo=not args.no_demo)
     if args.command == "ingest":
         from pmpcli.ingest import ingest
 

@@ -1,17 +1,26 @@
-"""``pmp-gateway serve`` (gateway, with pmpdb in-process on a loopback port unless a target is set) and
-``pmp-gateway pmpdb`` (pmpdb alone)."""
+"""``pmp-gateway serve`` and ``pmp-gateway pmpdb``.
+
+``serve`` with one worker runs pmpdb (unless ``PMP_PMPDB_TARGET`` names a remote one) and the gateway in one
+process and loop, pmpdb on a loopback port. With ``--workers N`` the parent forks N gateway workers *before* it
+creates any gRPC object (gRPC does not survive fork), each worker binds the same port with SO_REUSEPORT and opens
+its own channel; the parent then serves pmpdb on a unix socket in the data directory and supervises.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import os
+import shutil
 import signal
-import sys
+import socket
+from pathlib import Path
+from typing import Any
 
-from aiohttp import web
-
-from gateway.app import create_app
+from gateway.cursor import load_or_create_key
+from gateway.logs import configure_logging
 from gateway.settings import Settings
 from pmpcli.demo import load_demo
 from pmpcli.loop import run
@@ -49,34 +58,137 @@ async def _start_pmpdb(settings: Settings, *, demo: bool, listen: str) -> tuple[
     return store, server
 
 
-async def _serve(settings: Settings, host: str, port: int, demo: bool) -> None:
+async def _run_gateway(settings: Settings, target: str, sock: socket.socket | None, ready: int | None) -> None:
+    """One gateway process: the app on ``sock`` (workers) or on host:port, until SIGTERM."""
+    from aiohttp import web
+
+    from gateway.app import create_app
+
     stop = _stop_event()
-    store: Store | None = None
-    pmpdb: RunningServer | None = None
-    target = settings.pmpdb_target
-    if not target:
-        store, pmpdb = await _start_pmpdb(settings, demo=demo, listen=settings.pmpdb_listen)
-        target = f"127.0.0.1:{pmpdb.port}"
-    runner = web.AppRunner(create_app(settings, target), access_log=None, handler_cancellation=True)
+    app = create_app(settings, target, cursor_key=load_or_create_key(settings.data_dir))
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
     try:
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site: web.BaseSite
+        site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, settings.host, settings.port)
         await site.start()
-        bound = runner.addresses[0]
-        print(f"pmp-gateway listening on http://{bound[0]}:{bound[1]} (pmpdb at {target})", flush=True)
+        if ready is not None:
+            os.write(ready, b"1")
+            os.close(ready)
+        else:
+            host, port = runner.addresses[0][:2]
+            print(f"pmp-gateway listening on http://{host}:{port} (pmpdb at {target})", flush=True)
         gc.freeze()  # start-up objects never need collecting; a full pass over them stalls ~60 ms
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+async def _serve_one(settings: Settings, demo: bool) -> None:
+    store: Store | None = None
+    pmpdb: RunningServer | None = None
+    target = settings.pmpdb_target
+    try:
+        if not target:
+            store, pmpdb = await _start_pmpdb(settings, demo=demo, listen=settings.pmpdb_listen)
+            target = f"127.0.0.1:{pmpdb.port}"
+        await _run_gateway(settings, target, None, None)
+    finally:
         if pmpdb is not None:
             await pmpdb.stop()
         if store is not None:
             await store.close()
 
 
-def serve(settings: Settings, *, host: str | None, port: int | None, demo: bool) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    run(_serve(settings, host or settings.host, settings.port if port is None else port, demo))
+def _reuseport_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _fork_worker(settings: Settings, target: str, port: int, ready: int) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    # child: its own listening socket on the shared port, its own loop and gRPC channel
+    code = 0
+    try:
+        sock = _reuseport_socket(settings.host, port)
+        sock.listen(1024)
+        sock.setblocking(False)
+        run(_run_gateway(settings, target, sock, ready))
+    except BaseException:
+        logging.getLogger("pmpcli.worker").exception("gateway worker failed")
+        code = 1
+    finally:
+        os._exit(code)
+
+
+async def _supervise(settings: Settings, demo: bool, target: str, port: int, pids: list[int], ready_r: int) -> None:
+    stop = _stop_event()
+    store: Store | None = None
+    pmpdb: RunningServer | None = None
+    try:
+        if not settings.pmpdb_target:
+            store, pmpdb = await _start_pmpdb(settings, demo=demo, listen=target)
+        loop = asyncio.get_running_loop()
+        for _ in pids:
+            if not await loop.run_in_executor(None, os.read, ready_r, 1):
+                raise RuntimeError("a gateway worker failed to start")
+        print(
+            f"pmp-gateway listening on http://{settings.host}:{port} ({len(pids)} workers, pmpdb at {target})",
+            flush=True,
+        )
+        children_done: asyncio.Future[Any] = loop.run_in_executor(None, os.waitpid, -1, 0)
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([children_done, stopped], return_when=asyncio.FIRST_COMPLETED)
+        if children_done.done():
+            log.error("a gateway worker exited; shutting down")
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        if pmpdb is not None:
+            await pmpdb.stop()
+        if store is not None:
+            await store.close()
+
+
+def _serve_workers(settings: Settings, demo: bool) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    load_or_create_key(settings.data_dir)  # once, before the workers read it
+    metrics_dir = settings.data_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    socket_path = Path(settings.data_dir / "pmpdb.sock").resolve()
+    socket_path.unlink(missing_ok=True)
+    target = settings.pmpdb_target or f"unix:{socket_path}"
+    placeholder = _reuseport_socket(settings.host, settings.port)  # holds the port number for the workers
+    port = placeholder.getsockname()[1]
+    ready_r, ready_w = os.pipe()
+    pids = [_fork_worker(settings, target, port, ready_w) for _ in range(settings.workers)]
+    os.close(ready_w)
+    try:
+        run(_supervise(settings, demo, target, port, pids, ready_r))
+    finally:
+        placeholder.close()
+        for pid in pids:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def serve(settings: Settings, *, host: str | None, port: int | None, workers: int | None, demo: bool) -> int:
+    configure_logging()
+    overrides = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
+    settings = settings.model_copy(update=overrides)
+    if settings.workers == 1:
+        run(_serve_one(settings, demo))
+    else:
+        _serve_workers(settings, demo)
     return 0
 
 
@@ -84,6 +196,7 @@ async def _serve_pmpdb(settings: Settings, listen: str) -> None:
     stop = _stop_event()
     store, server = await _start_pmpdb(settings, demo=False, listen=listen)
     print(f"pmpdb listening on port {server.port}", flush=True)
+    gc.freeze()
     try:
         await stop.wait()
     finally:
@@ -92,6 +205,6 @@ async def _serve_pmpdb(settings: Settings, listen: str) -> None:
 
 
 def serve_pmpdb(settings: Settings, *, listen: str | None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    configure_logging()
     run(_serve_pmpdb(settings, listen or settings.pmpdb_listen))
     return 0

@@ -10,7 +10,7 @@ import binascii
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from pmpdb.matching import InvalidDemographicsError, MatchStatus, decide, query_plan
+from pmpdb.matching import Demographics, InvalidDemographicsError, MatchStatus, decide, query_plan
 from pmpdb.patients import demographics_of_query, demographics_of_record
 from pmpdb.store.base import DispensationRow, PatientRecord, Store
 from protos.pmp.v1 import pmp_pb2 as pb
@@ -89,7 +89,11 @@ class HistorySearch:
         return start.isoformat(), end.isoformat()
 
     def _validate(self, req: pb.SearchHistoryRequest) -> None:
+        if req.page_size < 0:
+            raise InvalidQueryError("page_size must not be negative")
         patient = req.patient
+        if patient.patient_id:
+            return  # demographics come from the stored record
         if not patient.name.family.strip():
             raise InvalidQueryError("patient.name.family is required")
         if not patient.birth_date:
@@ -97,8 +101,16 @@ class HistorySearch:
         birth = _parse_date(patient.birth_date, "patient.birth_date")
         if birth > (self._today or date.today()) or birth.year < 1880:
             raise InvalidQueryError("patient.birth_date is out of range")
-        if req.page_size < 0:
-            raise InvalidQueryError("page_size must not be negative")
+
+    async def _query_demographics(self, patient: pb.PatientQuery) -> Demographics | None:
+        """The demographics to match: the query's own, or those of the record an earlier answer named."""
+        if patient.patient_id:
+            record = await self._store.patient_by_id(_record_id(patient.patient_id))
+            return demographics_of_record(record) if record is not None else None
+        try:
+            return demographics_of_query(patient)
+        except InvalidDemographicsError:
+            raise InvalidQueryError("patient demographics are not understood") from None
 
     async def search(self, req: pb.SearchHistoryRequest) -> pb.SearchHistoryResponse:
         self._validate(req)
@@ -107,10 +119,9 @@ class HistorySearch:
         limits = self._limits
         page_size = min(req.page_size or limits.default_page_size, limits.max_page_size)
 
-        try:
-            query = demographics_of_query(req.patient)
-        except InvalidDemographicsError:
-            raise InvalidQueryError("patient demographics are not understood") from None
+        query = await self._query_demographics(req.patient)
+        if query is None:
+            return pb.SearchHistoryResponse(match_status=pb.MATCH_STATUS_NOT_FOUND)
         plan = query_plan(query)
         records = await self._store.candidates(plan.birth_dates, plan.keys, limits.max_candidates)
         by_id = {r.id: r for r in records}
@@ -134,6 +145,12 @@ class HistorySearch:
         for row in rows:
             builder.add(response, row)
         return response
+
+
+def _record_id(text: str) -> int:
+    if not (text.isdigit() and len(text) <= 19):
+        raise InvalidQueryError("patient.patient_id is not one this service issued")
+    return int(text)
 
 
 def _name(r: PatientRecord) -> pb.HumanName:

@@ -13,12 +13,13 @@ below. ``detail`` is shown to the client: it must never carry PHI or secrets.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from protos.pmp.v1 import pmp_pb2 as pb
 
-ErrorCode = pb.ErrorCode.ValueType
+ErrorCode: TypeAlias = pb.ErrorCode.ValueType
 
-HTTP_STATUS: dict[int, int] = {
+HTTP_STATUS: dict[ErrorCode, int] = {
     pb.ERROR_CODE_INVALID_REQUEST: 400,
     pb.ERROR_CODE_UNSUPPORTED: 400,
     pb.ERROR_CODE_UNAUTHENTICATED: 401,
@@ -33,6 +34,8 @@ HTTP_STATUS: dict[int, int] = {
     pb.ERROR_CODE_AUDIT_UNAVAILABLE: 503,
     pb.ERROR_CODE_PAYLOAD_TOO_LARGE: 413,
     pb.ERROR_CODE_INTERNAL: 500,
+    pb.ERROR_CODE_NOT_ACCEPTABLE: 406,
+    pb.ERROR_CODE_UNSUPPORTED_MEDIA_TYPE: 415,
 }
 
 

@@ -138,6 +138,9 @@ class Store(abc.ABC):
         """Patient records with one of ``birth_dates`` and one of the matching ``keys``."""
 
     @abc.abstractmethod
+    async def patient_by_id(self, patient_id: int) -> PatientRecord | None: ...
+
+    @abc.abstractmethod
     async def history(
         self,
         patient_ids: Sequence[int],

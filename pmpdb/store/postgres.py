@@ -71,6 +71,7 @@ _CANDIDATES = (
     "SELECT DISTINCT patient_id FROM patient_key WHERE birth_date = ANY($1::text[]) AND key = ANY($2::text[])"
     " LIMIT $3)"
 )
+_PATIENT_BY_ID = f"SELECT {','.join(PATIENT_COLUMNS)} FROM patient WHERE id = $1"
 _HISTORY = (
     f"{HISTORY_SELECT} WHERE d.patient_id = ANY($1::bigint[]) AND d.date_filled BETWEEN $2 AND $3"
     " ORDER BY d.date_filled DESC, d.id DESC LIMIT $4"
@@ -153,6 +154,10 @@ class PostgresStore(Store):
     async def candidates(self, birth_dates: Collection[str], keys: Collection[str], limit: int) -> list[PatientRecord]:
         rows = await self._fetch(_CANDIDATES, list(birth_dates), list(keys), limit)
         return [PatientRecord(*r) for r in rows]
+
+    async def patient_by_id(self, patient_id: int) -> PatientRecord | None:
+        rows = await self._fetch(_PATIENT_BY_ID, patient_id)
+        return PatientRecord(*rows[0]) if rows else None
 
     async def history(
         self,

@@ -129,6 +129,13 @@ class SqliteStore(Store):
             raise StoreUnavailableError(str(exc)) from exc
         return [PatientRecord(*r) for r in rows]
 
+    async def patient_by_id(self, patient_id: int) -> PatientRecord | None:
+        try:
+            row = self.conn.execute(f"{_PATIENT_SELECT} WHERE p.id = ?", (patient_id,)).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(str(exc)) from exc
+        return PatientRecord(*row) if row else None
+
     async def history(
         self,
         patient_ids: Sequence[int],

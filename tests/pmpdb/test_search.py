@@ -111,3 +111,16 @@ def test_page_token_round_trip() -> None:
     assert decode_page_token(encode_page_token("2026-10-01", 12345)) == ("2026-10-01", 12345)
     with pytest.raises(InvalidQueryError):
         decode_page_token(encode_page_token("2026-10-01", 1)[:-3])
+
+
+async def test_a_patient_id_from_an_earlier_answer_finds_the_same_person(store: Store) -> None:
+    search = await _load(store)
+    first = await search.search(_req("SMITH", "BILL", "1960-01-01"))
+    assert first.match_status == pb.MATCH_STATUS_FOUND
+    again = await search.search(pb.SearchHistoryRequest(patient=pb.PatientQuery(patient_id=first.patients[0].id)))
+    assert again.match_status == pb.MATCH_STATUS_FOUND
+    assert [d.id for d in again.dispensations] == [d.id for d in first.dispensations]
+    unknown = await search.search(pb.SearchHistoryRequest(patient=pb.PatientQuery(patient_id="12345")))
+    assert unknown.match_status == pb.MATCH_STATUS_NOT_FOUND
+    with pytest.raises(InvalidQueryError, match="patient_id"):
+        await search.search(pb.SearchHistoryRequest(patient=pb.PatientQuery(patient_id="x' OR 1=1")))

@@ -56,6 +56,10 @@ class _ErrorCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorCode.V
     """no audit, no data"""
     ERROR_CODE_PAYLOAD_TOO_LARGE: _ErrorCode.ValueType  # 13
     ERROR_CODE_INTERNAL: _ErrorCode.ValueType  # 14
+    ERROR_CODE_NOT_ACCEPTABLE: _ErrorCode.ValueType  # 15
+    """no representation the client accepts (HTTP 406)"""
+    ERROR_CODE_UNSUPPORTED_MEDIA_TYPE: _ErrorCode.ValueType  # 16
+    """a body in a format the route does not read (HTTP 415)"""
 
 class ErrorCode(_ErrorCode, metaclass=_ErrorCodeEnumTypeWrapper):
     """One error vocabulary for every protocol (DESIGN §4); each adapter renders it in its own terms."""
@@ -87,6 +91,10 @@ ERROR_CODE_AUDIT_UNAVAILABLE: ErrorCode.ValueType  # 12
 """no audit, no data"""
 ERROR_CODE_PAYLOAD_TOO_LARGE: ErrorCode.ValueType  # 13
 ERROR_CODE_INTERNAL: ErrorCode.ValueType  # 14
+ERROR_CODE_NOT_ACCEPTABLE: ErrorCode.ValueType  # 15
+"""no representation the client accepts (HTTP 406)"""
+ERROR_CODE_UNSUPPORTED_MEDIA_TYPE: ErrorCode.ValueType  # 16
+"""a body in a format the route does not read (HTTP 415)"""
 Global___ErrorCode: _TypeAlias = ErrorCode  # noqa: Y015
 
 class _Gender:
@@ -309,9 +317,14 @@ class PatientQuery(_message.Message):
     ADDRESS_FIELD_NUMBER: _builtins.int
     PHONE_FIELD_NUMBER: _builtins.int
     IDENTIFIERS_FIELD_NUMBER: _builtins.int
+    PATIENT_ID_FIELD_NUMBER: _builtins.int
     birth_date: _builtins.str
     gender: Global___Gender.ValueType
     phone: _builtins.str
+    patient_id: _builtins.str
+    """A patient id from an earlier answer (MatchedPatient.id): the query is then that record's demographics,
+    matched afresh, so the same person is found however the pharmacies spelled them.
+    """
     @_builtins.property
     def name(self) -> Global___HumanName: ...
     @_builtins.property
@@ -327,10 +340,11 @@ class PatientQuery(_message.Message):
         address: Global___Address | None = ...,
         phone: _builtins.str = ...,
         identifiers: _abc.Iterable[Global___Identifier] | None = ...,
+        patient_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "name", b"name"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "birth_date", b"birth_date", "gender", b"gender", "identifiers", b"identifiers", "name", b"name", "phone", b"phone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "birth_date", b"birth_date", "gender", b"gender", "identifiers", b"identifiers", "name", b"name", "patient_id", b"patient_id", "phone", b"phone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,93 @@
+"""The pipeline runner, and the stages that later issues build (explicitly disabled until then)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.backend import SearchBackend
+from gateway.pipeline.context import RequestContext
+from gateway.settings import Settings
+
+
+class Stage(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        """Do the stage's work on ``ctx``; raise ``PmpError`` to refuse the request."""
+        ...
+
+
+class PipelineConfigurationError(ValueError):
+    """The settings ask for a stage that this build does not have."""
+
+
+@dataclass(slots=True, frozen=True)
+class DisabledStage:
+    """A stage whose implementation has not landed. It checks nothing and says so — in /readyz and in the
+    request's notes — so nobody mistakes it for a check that passed."""
+
+    name: str
+    owner: str  # the issue that builds it
+
+    @property
+    def state(self) -> str:
+        return f"disabled: not built yet ({self.owner})"
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        ctx.notes[self.name] = "disabled"
+
+
+class Pipeline:
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        self.stages = tuple(stages)
+        self._active = tuple(s for s in self.stages if not isinstance(s, DisabledStage))
+
+    async def run(self, ctx: RequestContext) -> None:
+        for stage in self._active:
+            await stage(ctx)
+
+    def describe(self) -> dict[str, str]:
+        """Stage → state, in order (for /readyz)."""
+        return {s.name: s.state if isinstance(s, DisabledStage) else "enabled" for s in self.stages}
+
+
+# Stages owned by later issues: (setting / stage name, owner).
+_PENDING = (
+    ("authenticate", "issue 5: OAuth 2.0"),
+    ("identify", "issue 5: EDS and end-user registry"),
+    ("suspension", "issue 6: immediate suspension"),
+    ("rate_limit", "issue 6: distributed rate limits"),
+)
+_PENDING_AFTER_SEARCH = (
+    ("alerts", "issue 8: clinical indicators"),
+    ("audit", "issue 7: disclosure audit trail"),
+)
+
+
+def _pending(settings: Settings, specs: tuple[tuple[str, str], ...]) -> list[Stage]:
+    stages: list[Stage] = []
+    for name, owner in specs:
+        if getattr(settings, name):
+            raise PipelineConfigurationError(f"pipeline stage {name!r} cannot be enabled: not built yet ({owner})")
+        stages.append(DisabledStage(name, owner))
+    return stages
+
+
+def build_pipeline(settings: Settings, backend: SearchBackend) -> Pipeline:
+    """The DESIGN §1 order. Refuses settings that enable a stage this build does not have."""
+    from gateway.pipeline.authorize import Authorize
+    from gateway.pipeline.minimum_necessary import MinimumNecessary
+    from gateway.pipeline.search import Search
+
+    return Pipeline(
+        [
+            *_pending(settings, _PENDING),
+            Authorize(),
+            Search(backend),
+            MinimumNecessary(),
+            *_pending(settings, _PENDING_AFTER_SEARCH),
+        ]
+    )

@@ -1,0 +1,49 @@
+"""What every protocol route does around the pipeline: read the body within limits, hold the time budget."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from aiohttp import web
+
+from gateway.app import PIPELINE, REQUEST_ID, SETTINGS
+from gateway.budget import Deadline
+from gateway.pipeline import RequestContext
+from protos.errors import PmpError
+from protos.pmp.v1 import pmp_pb2 as pb
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body, or PAYLOAD_TOO_LARGE past ``max_body_bytes`` (aiohttp stops reading there)."""
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[SETTINGS].max_body_bytes
+        raise PmpError(pb.ERROR_CODE_PAYLOAD_TOO_LARGE, f"the request body is larger than {limit} bytes") from None
+
+
+def new_context(request: web.Request, protocol: str, operation: str, search: pb.SearchHistoryRequest) -> RequestContext:
+    budget = request.app[SETTINGS].request_budget_seconds
+    return RequestContext(request[REQUEST_ID], protocol, operation, Deadline.after(budget), search)
+
+
+async def run_pipeline(request: web.Request, ctx: RequestContext) -> pb.SearchHistoryResponse:
+    """Run the pipeline inside the request's remaining budget; an overrun is TIMEOUT (504 in every protocol)."""
+    try:
+        async with asyncio.timeout(ctx.deadline.remaining()):
+            await request.app[PIPELINE].run(ctx)
+    except TimeoutError:
+        raise PmpError(pb.ERROR_CODE_TIMEOUT, "the request's time budget ran out") from None
+    if ctx.response is None:  # pragma: no cover - the search stage always sets it or raises
+        raise PmpError(pb.ERROR_CODE_INTERNAL, "the search produced no answer")
+    return ctx.response
+
+
+def today() -> date:
+    return date.today()
+
+
+def base_url(request: web.Request) -> str:
+    configured = request.app[SETTINGS].public_base_url
+    return configured.rstrip("/") if configured else f"{request.scheme}://{request.host}"

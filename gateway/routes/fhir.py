@@ -1,0 +1,151 @@
+"""FHIR R4 routes (US PDMP IG): ``$pdmp-history`` at both levels the IG names, MedicationDispense search,
+``metadata`` and the OperationDefinition. JSON only: ``application/fhir+json`` or ``application/json``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import orjson
+from aiohttp import web
+
+from adapters import fhir
+from gateway.app import CURSORS, ERROR_RENDERERS, SETTINGS
+from gateway.routes.common import base_url, new_context, read_body, run_pipeline, today
+from protos.errors import PmpError
+from protos.pmp.v1 import pmp_pb2 as pb
+
+FHIR_JSON = "application/fhir+json"
+_ACCEPTABLE = frozenset({"application/fhir+json", "application/json", "application/json+fhir", "*/*", "application/*"})
+_READABLE = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
+
+
+def fhir_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type=FHIR_JSON, charset="utf-8")
+
+
+def error_response(error: PmpError) -> web.Response:
+    response = fhir_response(fhir.encode_outcome(error), error.http_status)
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return response
+
+
+_FORMAT_ALIASES = {"json": "application/fhir+json", "fhir+json": "application/fhir+json"}
+
+
+def _accepts_fhir_json(header: str) -> bool:
+    for part in header.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = _FORMAT_ALIASES.get(media.lower(), media.lower())
+        if quality > 0 and media in _ACCEPTABLE:
+            return True
+    return False
+
+
+def _negotiate(request: web.Request) -> None:
+    """406 unless the client accepts FHIR JSON (``_format`` overrides Accept, as FHIR says)."""
+    wanted = request.query.get("_format") or request.headers.get("Accept") or "*/*"
+    if not _accepts_fhir_json(wanted):
+        raise PmpError(pb.ERROR_CODE_NOT_ACCEPTABLE, "only application/fhir+json is offered")
+
+
+def _require_json_body(request: web.Request) -> None:
+    if request.content_type.lower() not in _READABLE:
+        raise PmpError(pb.ERROR_CODE_UNSUPPORTED_MEDIA_TYPE, "send the Parameters as application/fhir+json")
+
+
+def _source(request: web.Request) -> str:
+    return f"{base_url(request)}/fhir"
+
+
+def _patient_id(response: pb.SearchHistoryResponse) -> str:
+    return response.patients[0].id if response.match_status == pb.MATCH_STATUS_FOUND and response.patients else ""
+
+
+async def pdmp_history(request: web.Request) -> web.Response:
+    _negotiate(request)
+    _require_json_body(request)
+    settings = request.app[SETTINGS]
+    params = fhir.decode_pdmp_history(
+        await read_body(request),
+        today=today(),
+        default_lookback_days=settings.history_lookback_days,
+        max_lookback_days=settings.history_max_days,
+    )
+    ctx = new_context(request, "fhir", "pdmp-history", params.request)
+    response = await run_pipeline(request, ctx)
+    body = fhir.encode_pdmp_history(
+        response, request=ctx.search, patient_id=_patient_id(response), source=_source(request), now=datetime.now(UTC)
+    )
+    return fhir_response(body)
+
+
+async def dispense_search(request: web.Request) -> web.Response:
+    _negotiate(request)
+    settings = request.app[SETTINGS]
+    strict = "handling=strict" in request.headers.get("Prefer", "").replace(" ", "").lower()
+    search = fhir.parse_dispense_search(
+        list(request.query.items()),
+        strict=strict,
+        today=today(),
+        default_lookback_days=settings.history_lookback_days,
+        max_lookback_days=settings.history_max_days,
+        max_count=settings.search_max_page_size,
+    )
+    cursors = request.app[CURSORS]
+    if search.cursor:
+        query = cursors.open(search.cursor)
+    else:
+        query = search.request
+        if search.patient_token:
+            query.patient.CopyFrom(pb.PatientQuery(patient_id=search.patient_token))
+        if not query.page_size:
+            query.page_size = settings.search_page_size
+    ctx = new_context(request, "fhir", "dispense-search", query)
+    page_request = pb.SearchHistoryRequest()
+    page_request.CopyFrom(query)  # before the pipeline fills in derived fields such as the request id
+    response = await run_pipeline(request, ctx)
+    base = f"{base_url(request)}/fhir/MedicationDispense"
+    next_url = None
+    if response.next_page_token:
+        page_request.page_token = response.next_page_token
+        next_url = f"{base}?{fhir.CURSOR_PARAM}={quote(cursors.seal(page_request), safe='')}"
+    self_url = f"{base}?{request.query_string}" if request.query_string else base
+    body = fhir.encode_searchset(
+        response,
+        patient_id=_patient_id(response),
+        self_url=self_url,
+        next_url=next_url,
+        source=_source(request),
+        now=datetime.now(UTC),
+        ignored=search.ignored,
+    )
+    return fhir_response(body)
+
+
+async def metadata(request: web.Request) -> web.Response:
+    _negotiate(request)
+    return fhir_response(orjson.dumps(fhir.capability_statement(f"{base_url(request)}/fhir")))
+
+
+async def operation_definition(request: web.Request) -> web.Response:
+    _negotiate(request)
+    return fhir_response(orjson.dumps(fhir.operation_definition()))
+
+
+def setup(app: web.Application) -> None:
+    app[ERROR_RENDERERS].append(("/fhir", error_response))
+    app.router.add_post("/fhir/Patient/$pdmp-history", pdmp_history)
+    app.router.add_post("/fhir/$pdmp-history", pdmp_history)
+    app.router.add_get("/fhir/MedicationDispense", dispense_search)
+    app.router.add_get("/fhir/metadata", metadata)
+    app.router.add_get("/fhir/OperationDefinition/pdmp-history", operation_definition)
