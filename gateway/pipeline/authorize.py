@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.pipeline.context import RequestContext
-from gateway.policy.disclosure import ALLOWED_PURPOSES, DEFAULT_PURPOSE, DELEGATE_ROLES
+from gateway.policy.disclosure import ALLOWED_PURPOSES, DEFAULT_PURPOSE, DELEGATE_ROLES, UNSTATED_ROLE
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
 
@@ -21,6 +21,8 @@ class Authorize:
 
     async def __call__(self, ctx: RequestContext) -> None:
         requester = ctx.search.requester
+        if requester.role == pb.ROLE_UNSPECIFIED and not _identified(requester.on_behalf_of):
+            requester.role = UNSTATED_ROLE
         role = requester.role
         if role == pb.ROLE_UNSPECIFIED:
             raise _forbidden("the request does not state the requester's role")

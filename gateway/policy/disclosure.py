@@ -37,6 +37,11 @@ DEFAULT_PURPOSE: dict[Role, Purpose] = {
     pb.ROLE_REGULATOR: pb.PURPOSE_REGULATORY,
 }
 
+# The IG's `authorized-practitioner` is the practitioner entitled to request; every IG example leaves the
+# PractitionerRole without a code. Such a requester is taken as a prescriber. Once the identify stage (issue 5)
+# runs, the registry's role for the registered user replaces whatever the message says.
+UNSTATED_ROLE: Role = pb.ROLE_PRESCRIBER
+
 DELEGATE_ROLES = frozenset({pb.ROLE_LICENSED_DELEGATE, pb.ROLE_UNLICENSED_DELEGATE})
 
 # Dispensation fields that may leave the gateway, by role. Everything else is cleared before encoding.

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from adapters import fhir
 from gateway.app import CURSORS, ERROR_RENDERERS, SETTINGS
+from gateway.routes import end_user
 from gateway.routes.common import base_url, new_context, read_body, run_pipeline, today
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
@@ -110,6 +111,9 @@ async def dispense_search(request: web.Request) -> web.Response:
             query.patient.CopyFrom(pb.PatientQuery(patient_id=search.patient_token))
         if not query.page_size:
             query.page_size = settings.search_page_size
+        header = request.headers.get(end_user.HEADER)
+        if header is not None:
+            query.requester.CopyFrom(end_user.parse_end_user(header))
     ctx = new_context(request, "fhir", "dispense-search", query)
     page_request = pb.SearchHistoryRequest()
     page_request.CopyFrom(query)  # before the pipeline fills in derived fields such as the request id

@@ -32,6 +32,7 @@ def ctx_for(requester: pb.Requester, *, budget: float = 5.0) -> RequestContext:
     ("requester", "purpose"),
     [
         (pb.Requester(role=pb.ROLE_PRESCRIBER, practitioner=NPI), pb.PURPOSE_TREATMENT),
+        (pb.Requester(practitioner=NPI), pb.PURPOSE_TREATMENT),  # IG examples state no role: a prescriber
         (pb.Requester(role=pb.ROLE_PHARMACIST, practitioner=NPI), pb.PURPOSE_DISPENSING),
         (pb.Requester(role=pb.ROLE_PHARMACIST, practitioner=NPI, purpose=pb.PURPOSE_TREATMENT), pb.PURPOSE_TREATMENT),
         (pb.Requester(role=pb.ROLE_LICENSED_DELEGATE, practitioner=NPI, on_behalf_of=NPI), pb.PURPOSE_TREATMENT),
@@ -52,7 +53,7 @@ async def test_authorize_allows(requester: pb.Requester, purpose: int) -> None:
 @pytest.mark.parametrize(
     ("requester", "reason"),
     [
-        (pb.Requester(practitioner=NPI), "role"),
+        (pb.Requester(practitioner=NPI, on_behalf_of=NPI), "role"),
         (pb.Requester(role=pb.ROLE_ADMINISTRATOR, practitioner=NPI), "may not"),
         (pb.Requester(role=pb.ROLE_PRESCRIBER), "NPI"),
         (pb.Requester(role=pb.ROLE_UNLICENSED_DELEGATE, practitioner=NPI), "supervising"),
