@@ -8,7 +8,9 @@ COPY gateway gateway
 COPY pmpdb pmpdb
 COPY pmpcli pmpcli
 COPY protos protos
-RUN pip install --no-cache-dir . && useradd --system --home /var/lib/pmp pmp && mkdir -p /var/lib/pmp \
+COPY fhir_profiles fhir_profiles
+# editable: the FHIR adapter reads fhir_profiles/ beside the packages
+RUN pip install --no-cache-dir -e . && useradd --system --home /var/lib/pmp pmp && mkdir -p /var/lib/pmp \
     && chown pmp /var/lib/pmp
 USER pmp
 EXPOSE 8080 50051

@@ -35,5 +35,5 @@ def test_compose_services_use_real_commands_and_settings() -> None:
 
 def test_dockerfile_copies_every_package() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for package in ("adapters", "gateway", "pmpdb", "pmpcli", "protos"):
+    for package in ("adapters", "gateway", "pmpdb", "pmpcli", "protos", "fhir_profiles"):
         assert f"COPY {package} {package}" in dockerfile
