@@ -36,3 +36,21 @@ def test_search_benchmark_smoke(tmp_path: Path) -> None:
     out = _bench("bench.search", "--dispensations", "20000", "--queries", "100", tmp_path=tmp_path)
     assert "SearchHistory exact p99" in out and "SearchHistory fuzzy p99" in out
     assert "found: exact 100.0%" in out
+
+
+@pytest.mark.slow
+def test_gateway_benchmark_smoke(tmp_path: Path) -> None:
+    out = _bench(
+        "bench.gateway",
+        "--dispensations",
+        "20000",
+        "--seconds",
+        "1",
+        "--warmup",
+        "0.5",
+        "--connections",
+        "8",
+        tmp_path=tmp_path,
+    )
+    assert "requests/s" in out and "latency p99" in out and "worker peak RSS" in out
+    assert "statuses: {200:" in out  # every answer under load was a 200

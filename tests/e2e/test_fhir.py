@@ -4,8 +4,7 @@ validated with fhir.resources (R4B) and checked against the demo generator's gro
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -30,8 +29,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dic
 
 
 @pytest.fixture
-async def client(gateway: tuple[str, dict[str, Any]]) -> AsyncIterator[AsyncFHIRClient]:
-    yield AsyncFHIRClient(f"{gateway[0]}/fhir", extra_headers=END_USER)
+async def client(gateway: tuple[str, dict[str, Any]]) -> AsyncFHIRClient:
+    return AsyncFHIRClient(f"{gateway[0]}/fhir", extra_headers=END_USER)
 
 
 def _history_parameters(person: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:
