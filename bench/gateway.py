@@ -26,7 +26,7 @@ from bench.common import percentile, print_table, verdict
 from bench.loadgen import LoadResult, run_load
 from bench.search import data_dir
 
-PERIOD = ("2024-01-01", "2024-12-31")  # the bulk file fills 2024
+PERIOD = ("2023-01-01", "2025-12-31")  # covers every fill of the bulk file (25 per patient)
 ACTIVITY_PERIOD = "http://hl7.org/fhir/us/pdmp/StructureDefinition/pdmp-activity-period-extension"
 
 
