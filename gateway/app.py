@@ -20,7 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway import metrics
 from gateway.backend import GrpcSearchBackend, SearchBackend
-from gateway.cursor import CursorCodec
+from gateway.cursor import CursorCodec, PatientIds
 from gateway.pipeline import Pipeline, build_pipeline
 from gateway.problem import problem_response
 from gateway.settings import Settings
@@ -33,6 +33,7 @@ SETTINGS = web.AppKey("settings", Settings)
 PMPDB_CHANNEL = web.AppKey("pmpdb_channel", grpc.aio.Channel)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 CURSORS = web.AppKey("cursors", CursorCodec)
+PATIENT_IDS = web.AppKey("patient_ids", PatientIds)
 ERROR_RENDERERS = web.AppKey("error_renderers", list[tuple[str, ErrorRenderer]])
 REQUEST_ID = web.RequestKey("request_id", str)
 
@@ -97,6 +98,8 @@ async def observe(
         outcome = http_error.code_name
         response = render_error(request, http_error)
         response.set_status(exc.status, exc.reason)
+        if "Allow" in exc.headers:  # a 405 must say which methods the resource has
+            response.headers["Allow"] = exc.headers["Allow"]
     except Exception:
         outcome = "internal"
         error_log.exception("unhandled error", extra={"request_id": request_id, "route": route})
@@ -167,6 +170,7 @@ def create_app(
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[observe])
     app[SETTINGS] = settings
     app[CURSORS] = CursorCodec(cursor_key, settings.token_ttl_seconds)
+    app[PATIENT_IDS] = PatientIds(cursor_key, settings.token_ttl_seconds)
     app[ERROR_RENDERERS] = []
     if backend is not None:
         app[PIPELINE] = build_pipeline(settings, backend)

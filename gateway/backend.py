@@ -38,9 +38,11 @@ class GrpcSearchBackend:
 
     async def search_history(self, request: pb.SearchHistoryRequest, *, time_left: float) -> pb.SearchHistoryResponse:
         started = time.perf_counter()
-        outcome = "ok"
+        outcome = "cancelled"  # unless the call returns or fails with a status below
         try:
-            return await self._stub.SearchHistory(request, timeout=time_left)
+            response: pb.SearchHistoryResponse = await self._stub.SearchHistory(request, timeout=time_left)
+            outcome = "ok"
+            return response
         except grpc.aio.AioRpcError as exc:
             outcome = exc.code().name.lower()
             code, detail = _STATUS.get(exc.code(), (pb.ERROR_CODE_BACKEND_UNAVAILABLE, "the PMP database failed"))

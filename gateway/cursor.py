@@ -7,7 +7,10 @@ same key file, created once under ``PMP_DATA_DIR/keys``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -46,3 +49,43 @@ class CursorCodec:
             raise PmpError(
                 pb.ERROR_CODE_INVALID_REQUEST, "the paging cursor is invalid or has expired", location=("_cursor",)
             ) from None
+
+
+class PatientIds:
+    """The FHIR ``Patient.id`` we hand out: the matched record's id, an expiry and an HMAC over both.
+
+    A client can send it back as ``patient=<id>`` to search the same person again without the demographics, but
+    cannot forge one for another record or use it after ``ttl_seconds``. It fits FHIR's id rule (≤ 64 characters
+    of ``[A-Za-z0-9.-]``). The record id inside is itself a hash of normalised demographics, not a database key.
+    """
+
+    def __init__(self, key: bytes, ttl_seconds: int) -> None:
+        self._key = hashlib.sha256(b"pmp-gateway patient id\0" + key).digest()
+        self._ttl = ttl_seconds
+
+    def _mac(self, body: str) -> str:
+        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def issue(self, record_id: str, now: float | None = None) -> str:
+        if not record_id:
+            return ""
+        expires = int((now if now is not None else time.time()) + self._ttl)
+        body = f"{int(record_id):x}-{expires:x}"
+        return f"{body}-{self._mac(body)}"
+
+    def open(self, token: str, now: float | None = None) -> str:
+        """The record id, or INVALID_REQUEST for a forged, malformed or expired id."""
+        body, _, mac = token.rpartition("-")
+        record, _, expires = body.partition("-")
+        try:
+            valid = hmac.compare_digest(mac, self._mac(body)) and int(expires, 16) >= (now or time.time())
+            record_id = str(int(record, 16))
+        except ValueError:
+            valid = False
+        if not valid:
+            raise PmpError(
+                pb.ERROR_CODE_INVALID_REQUEST,
+                "the patient id is not one this service issued, or it has expired",
+                location=("patient",),
+            )
+        return record_id

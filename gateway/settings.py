@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     postgres_schema: str = "pmpdb"
     pmpdb_target: str = Field(default="", description="host:port of a remote pmpdb; empty = run it in-process")
     pmpdb_listen: str = Field(default="127.0.0.1:0", description="pmpdb gRPC listen address (0 = any free port)")
-    pmpdb_reflection: bool = Field(default=True, description="gRPC reflection: embedded / dev only")
+    pmpdb_reflection: bool = Field(default=False, description="gRPC reflection: for development only")
     search_default_page_size: int = Field(default=100, ge=1)
     search_max_page_size: int = Field(default=500, ge=1)
     search_max_candidates: int = Field(default=200, ge=1, description="patient records scored per query")
@@ -42,6 +42,9 @@ class Settings(BaseSettings):
 
     # gateway HTTP front
     host: str = "127.0.0.1"
+    allow_unauthenticated_network: bool = Field(
+        default=False, description="serve beyond loopback before the authenticate and audit stages exist"
+    )
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="gateway processes sharing the port (SO_REUSEPORT)")
     public_base_url: str = Field(default="", description="e.g. https://pmp.example.gov; empty = from the request")

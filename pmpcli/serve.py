@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import os
 import shutil
@@ -40,8 +41,37 @@ def _stop_event() -> asyncio.Event:
     return stop
 
 
-async def _start_pmpdb(settings: Settings, *, demo: bool, listen: str) -> tuple[Store, RunningServer]:
-    store = await open_store(settings)
+def dial_target(listen: str, port: int) -> str:
+    """Where to reach a pmpdb that listens on ``listen`` and got ``port``: unix sockets as they are, a wildcard
+    host as loopback, an explicit host as itself (IPv6 in brackets)."""
+    if listen.startswith("unix:"):
+        return listen
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    if host in {"", "0.0.0.0", "::"}:  # noqa: S104 - mapping a wildcard listen address to a dialable one
+        host = "127.0.0.1"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def refuse_open_network(settings: Settings, host: str) -> None:
+    """Until the authenticate and audit stages exist, PHI is served only on loopback."""
+    if settings.allow_unauthenticated_network or (settings.authenticate and settings.audit):
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise SystemExit(
+            f"pmp-gateway: refusing to listen on {host}: authentication and audit are not enabled, so PHI would be "
+            "served to anyone who can connect. Listen on loopback, or set PMP_ALLOW_UNAUTHENTICATED_NETWORK=true "
+            "for a closed network you control."
+        )
+
+
+async def _start_pmpdb(
+    settings: Settings, *, demo: bool, listen: str, load_reference: bool = True
+) -> tuple[Store, RunningServer]:
+    store = await open_store(settings, load_reference=load_reference)
     try:
         if demo and await store.is_empty():
             await load_demo(store, settings.data_dir / "demo")
@@ -93,7 +123,7 @@ async def _serve_one(settings: Settings, demo: bool) -> None:
     try:
         if not target:
             store, pmpdb = await _start_pmpdb(settings, demo=demo, listen=settings.pmpdb_listen)
-            target = f"127.0.0.1:{pmpdb.port}"
+            target = dial_target(settings.pmpdb_listen, pmpdb.port)
         await _run_gateway(settings, target, None, None)
     finally:
         if pmpdb is not None:
@@ -120,7 +150,7 @@ async def _worker(settings: Settings, sock: socket.socket, ready: int, index: in
     path = (settings.data_dir / f"pmpdb-{index}.sock").resolve()
     path.unlink(missing_ok=True)
     target = f"unix:{path}"
-    store, pmpdb = await _start_pmpdb(settings, demo=False, listen=target)
+    store, pmpdb = await _start_pmpdb(settings, demo=False, listen=target, load_reference=False)
     try:
         await _run_gateway(settings, target, sock, ready, stop)
     finally:
@@ -206,6 +236,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
     configure_logging()
     overrides = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
     settings = settings.model_copy(update=overrides)
+    refuse_open_network(settings, settings.host)
     if settings.workers == 1:
         run(_serve_one(settings, demo))
     else:
@@ -214,6 +245,8 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
 
 
 async def _serve_pmpdb(settings: Settings, listen: str) -> None:
+    if not listen.startswith("unix:"):
+        refuse_open_network(settings, listen.rsplit(":", 1)[0].strip("[]") or "0.0.0.0")  # noqa: S104
     stop = _stop_event()
     store, server = await _start_pmpdb(settings, demo=False, listen=listen)
     print(f"pmpdb listening on port {server.port}", flush=True)

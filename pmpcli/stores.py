@@ -26,10 +26,15 @@ def search_limits(settings: Settings) -> SearchLimits:
     )
 
 
-async def open_store(settings: Settings) -> Store:
-    """Open the configured store, creating its schema, and make sure the drug reference is loaded."""
+async def open_store(settings: Settings, *, load_reference: bool = True) -> Store:
+    """Open the configured store, creating its schema, and (unless a parent process did it already) make sure the
+    drug reference is loaded."""
     store = make_store(store_config(settings))
     await store.open()
-    if settings.drug_reference is not None or await store.drug_count() == 0:
-        await load_drugs(store, settings.drug_reference)
+    try:
+        if load_reference and (settings.drug_reference is not None or await store.drug_count() == 0):
+            await load_drugs(store, settings.drug_reference)
+    except BaseException:
+        await store.close()
+        raise
     return store

@@ -123,7 +123,11 @@ class HistorySearch:
         if query is None:
             return pb.SearchHistoryResponse(match_status=pb.MATCH_STATUS_NOT_FOUND)
         plan = query_plan(query)
-        records = await self._store.candidates(plan.birth_dates, plan.keys, limits.max_candidates)
+        records = await self._store.candidates(plan.birth_dates, plan.keys, limits.max_candidates + 1)
+        if len(records) > limits.max_candidates:
+            # Too many look-alikes to decide on a complete set: a person's records could be left out. Defer to
+            # manual reconciliation rather than answer from an arbitrary subset.
+            return pb.SearchHistoryResponse(match_status=pb.MATCH_STATUS_AMBIGUOUS)
         by_id = {r.id: r for r in records}
         decision = decide(query, [(r.id, demographics_of_record(r)) for r in records])
         response = pb.SearchHistoryResponse(match_status=_MATCH[decision.status])

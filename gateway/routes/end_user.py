@@ -47,6 +47,8 @@ def parse_end_user(header: str) -> pb.Requester:
     """The requester the header names; INVALID_REQUEST for a header that cannot be read (values never echoed)."""
     if len(header) > _MAX_LENGTH:
         raise _invalid(f"{HEADER} is too long")
+    if not header.isascii() or not header.isprintable():
+        raise _invalid(f"{HEADER} must be printable ASCII")
     fields: dict[str, str] = {}
     for part in header.split(";"):
         if not part.strip():

@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 
 from adapters import fhir
-from gateway.app import CURSORS, ERROR_RENDERERS, SETTINGS
+from gateway.app import CURSORS, ERROR_RENDERERS, PATIENT_IDS, SETTINGS
 from gateway.routes import end_user
 from gateway.routes.common import base_url, new_context, read_body, run_pipeline, today
 from protos.errors import PmpError
@@ -68,8 +68,17 @@ def _source(request: web.Request) -> str:
     return f"{base_url(request)}/fhir"
 
 
-def _patient_id(response: pb.SearchHistoryResponse) -> str:
-    return response.patients[0].id if response.match_status == pb.MATCH_STATUS_FOUND and response.patients else ""
+def _patient_id(request: web.Request, response: pb.SearchHistoryResponse) -> str:
+    """The signed, expiring Patient.id for the matched person ("" when there is none)."""
+    if response.match_status != pb.MATCH_STATUS_FOUND or not response.patients:
+        return ""
+    return request.app[PATIENT_IDS].issue(response.patients[0].id)
+
+
+def _search_requester(request: web.Request) -> pb.Requester:
+    """The end user of a search: named by the current request, never carried over from an earlier page."""
+    header = request.headers.get(end_user.HEADER)
+    return end_user.parse_end_user(header) if header is not None else pb.Requester()
 
 
 async def pdmp_history(request: web.Request) -> web.Response:
@@ -85,7 +94,11 @@ async def pdmp_history(request: web.Request) -> web.Response:
     ctx = new_context(request, "fhir", "pdmp-history", params.request)
     response = await run_pipeline(request, ctx)
     body = fhir.encode_pdmp_history(
-        response, request=ctx.search, patient_id=_patient_id(response), source=_source(request), now=datetime.now(UTC)
+        response,
+        request=ctx.search,
+        patient_id=_patient_id(request, response),
+        source=_source(request),
+        now=datetime.now(UTC),
     )
     return fhir_response(body)
 
@@ -104,20 +117,24 @@ async def dispense_search(request: web.Request) -> web.Response:
     )
     cursors = request.app[CURSORS]
     if search.cursor:
-        query = cursors.open(search.cursor)
+        query = cursors.open(search.cursor)  # the query and page position only: no requester inside
     else:
         query = search.request
         if search.patient_token:
-            query.patient.CopyFrom(pb.PatientQuery(patient_id=search.patient_token))
+            record_id = request.app[PATIENT_IDS].open(search.patient_token)
+            query.patient.CopyFrom(pb.PatientQuery(patient_id=record_id))
         if not query.page_size:
             query.page_size = settings.search_page_size
-        header = request.headers.get(end_user.HEADER)
-        if header is not None:
-            query.requester.CopyFrom(end_user.parse_end_user(header))
-    ctx = new_context(request, "fhir", "dispense-search", query)
     page_request = pb.SearchHistoryRequest()
-    page_request.CopyFrom(query)  # before the pipeline fills in derived fields such as the request id
+    page_request.CopyFrom(query)  # sealed into the next cursor: no requester, no derived fields
+    query.requester.CopyFrom(_search_requester(request))
+    ctx = new_context(request, "fhir", "dispense-search", query)
     response = await run_pipeline(request, ctx)
+    if search.status and search.status != "completed":
+        # The PMP holds completed dispensations only: any other status matches nothing (after the same checks).
+        del response.dispensations[:]
+        response.total_dispensations = 0
+        response.next_page_token = ""
     base = f"{base_url(request)}/fhir/MedicationDispense"
     next_url = None
     if response.next_page_token:
@@ -126,7 +143,7 @@ async def dispense_search(request: web.Request) -> web.Response:
     self_url = f"{base}?{request.query_string}" if request.query_string else base
     body = fhir.encode_searchset(
         response,
-        patient_id=_patient_id(response),
+        patient_id=_patient_id(request, response),
         self_url=self_url,
         next_url=next_url,
         source=_source(request),

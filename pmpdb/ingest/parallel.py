@@ -9,6 +9,7 @@ transaction. The worker is started with ``spawn``: it inherits no sockets, threa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import pickle
 from collections.abc import Callable
@@ -78,15 +79,19 @@ async def run_parallel(
     worker.start()
     send.close()
     loop = asyncio.get_running_loop()
+    pending: asyncio.Future[bytes] | None = None
+    finished = False
     try:
         while True:
+            pending = loop.run_in_executor(None, receive.recv_bytes)
             try:
-                data = await loop.run_in_executor(None, receive.recv_bytes)
+                data = await pending
             except EOFError:
                 raise IngestWorkerError("the parsing worker exited without finishing") from None
             op = pickle.loads(data)  # noqa: S301 - our own child process, over a private pipe
             kind = op[0]
             if kind == "end":
+                finished = True
                 return op[1], op[2]
             if kind == "progress":
                 if progress is not None:
@@ -96,8 +101,15 @@ async def run_parallel(
             else:
                 await writer.apply(op)
     finally:
+        # On an error or a cancellation the worker may still be parsing and a thread may still be blocked in
+        # recv_bytes(): stop the worker first (its end of the pipe closes, so the read ends), then close.
+        if not finished and worker.is_alive():
+            worker.kill()
+        if pending is not None and not pending.done():
+            with contextlib.suppress(EOFError, OSError):
+                await asyncio.shield(pending)
         receive.close()
-        worker.join(5)
+        await asyncio.to_thread(worker.join, 5)
         if worker.is_alive():
             worker.kill()
-            worker.join()
+            await asyncio.to_thread(worker.join)

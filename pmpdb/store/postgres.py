@@ -107,11 +107,11 @@ class PostgresStore(Store):
         try:
             conn = await asyncpg.connect(self._dsn)
             try:
-                await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
-                await conn.execute(f"SET search_path TO {self._schema}")
                 async with conn.transaction():
                     # One migrator at a time when replicas start together.
                     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self._schema)
+                    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
+                    await conn.execute(f"SET LOCAL search_path TO {self._schema}")
                     for ddl in tables("postgres"):
                         await conn.execute(ddl)
             finally:
@@ -197,11 +197,17 @@ class PostgresStore(Store):
         except (*_UNAVAILABLE, asyncpg.PostgresError) as exc:
             raise StoreUnavailableError(type(exc).__name__) from exc
         session = _PostgresIngest(self.pool, conn)
-        await session.start()
+        try:
+            await session.start()
+        except BaseException:
+            await self.pool.release(conn)
+            raise
         return session
 
     async def load_drugs(self, rows: Sequence[Row]) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
+            # replicas starting together would otherwise interleave DELETE and COPY and collide on the key
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('pmpdb.drug'))")
             await conn.execute("DELETE FROM drug")
             await conn.copy_records_to_table("drug", records=list(rows), columns=list(DRUG_COLUMNS))
         return len(rows)
@@ -288,11 +294,16 @@ class _PostgresIngest(IngestSession):
             c.duplicates,
         )
         await self._tx.commit()
-        await self._release()
+        await self._release()  # on a failed commit the caller's abort() releases the connection
 
     async def abort(self) -> None:
-        if not self._done:
+        if self._done:
+            return
+        try:
             await self._tx.rollback()
+        except (asyncpg.InterfaceError, asyncpg.PostgresError, OSError):
+            pass  # a failed commit or a dead connection: the server has rolled back already
+        finally:
             await self._release()
 
     async def _release(self) -> None:

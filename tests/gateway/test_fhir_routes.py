@@ -164,13 +164,53 @@ async def test_search_pages_with_an_opaque_cursor(client: TestClient, backend: F
     next_link = next(link["url"] for link in bundle["link"] if link["relation"] == "next")
     assert "Samuels" not in next_link and "1989" not in next_link  # the cursor hides the query
     backend.answer = found(3)
-    response = await client.get(next_link.split("://", 1)[1].split("/", 1)[1].join(["/", ""]))
+    next_path = "/" + next_link.split("://", 1)[1].split("/", 1)[1]
+    # the cursor carries no requester: the next page is asked by whoever asks, with their own identity
+    await _outcome(await client.get(next_path), 403)
+    other_user = {"X-PMP-End-User": "role=pharmacist; npi=1003000126"}
+    response = await client.get(next_path, headers=other_user)
     assert response.status == 200, await response.text()
-    (second_request, _) = backend.calls[1]
+    (second_request, _) = backend.calls[-1]
     assert second_request.page_token == "page-2"
     assert second_request.patient.name.family == "Samuels"
-    tampered = next_link[:-5] + ("AAAAA" if not next_link.endswith("AAAAA") else "BBBBB")
-    response = await client.get(tampered.split("://", 1)[1].split("/", 1)[1].join(["/", ""]))
+    assert second_request.requester.role == pb.ROLE_PHARMACIST
+    tampered = next_path[:-5] + ("AAAAA" if not next_path.endswith("AAAAA") else "BBBBB")
+    await _outcome(await client.get(tampered, headers=END_USER), 400)
+
+
+async def test_patient_ids_are_signed_and_expire(client: TestClient, backend: FakeSearchBackend) -> None:
+    response = await client.post("/fhir/Patient/$pdmp-history", data=example_bytes(EX1), headers=FHIR)
+    bundle = history_bundle(valid_parameters(await response.read()))
+    patient_id = resources_of(bundle, "Patient")[0]["id"]
+    assert len(patient_id) <= 64
+    ok = await client.get("/fhir/MedicationDispense", params={"patient": patient_id}, headers=END_USER)
+    assert ok.status == 200, await ok.text()
+    (sent, _) = backend.calls[-1]
+    assert sent.patient.patient_id == found().patients[0].id
+    forged = patient_id[:-1] + ("0" if patient_id[-1] != "0" else "1")
+    await _outcome(await client.get("/fhir/MedicationDispense", params={"patient": forged}, headers=END_USER), 400)
+    await _outcome(await client.get("/fhir/MedicationDispense", params={"patient": "12345"}, headers=END_USER), 400)
+
+
+async def test_a_status_other_than_completed_matches_nothing(client: TestClient) -> None:
+    params = {"subject:Patient.family": "Samuels", "subject:Patient.birthdate": "1989-03-12", "status": "cancelled"}
+    response = await client.get("/fhir/MedicationDispense", params=params, headers=END_USER)
+    bundle = valid_bundle(await response.read())
+    assert bundle["total"] == 0
+    assert not [e for e in bundle.get("entry", []) if e["resource"]["resourceType"] == "MedicationDispense"]
+
+
+async def test_method_not_allowed_says_which_are(client: TestClient) -> None:
+    response = await client.put("/fhir/metadata")
+    await _outcome(response, 405)
+    assert "GET" in response.headers["Allow"]
+
+
+async def test_a_non_ascii_end_user_header_is_a_400(client: TestClient) -> None:
+    params = {"subject:Patient.family": "Samuels", "subject:Patient.birthdate": "1989-03-12"}
+    response = await client.get(
+        "/fhir/MedicationDispense", params=params, headers={"X-PMP-End-User": "role=prescriber; npi=12\u00e934"}
+    )
     await _outcome(response, 400)
 
 

@@ -60,3 +60,23 @@ def test_cli_reports_invalid_settings_without_a_traceback(
     assert main(["ingest", "x.asap"]) == 2
     err = capsys.readouterr().err
     assert "invalid settings" in err and "Traceback" not in err
+
+
+def test_serve_refuses_an_open_network_address_while_unauthenticated() -> None:
+    from pmpcli.serve import refuse_open_network
+
+    settings = load_settings()
+    refuse_open_network(settings, "127.0.0.1")
+    refuse_open_network(settings, "::1")
+    with pytest.raises(SystemExit, match="refusing to listen"):
+        refuse_open_network(settings, "0.0.0.0")
+    refuse_open_network(load_settings(allow_unauthenticated_network=True), "0.0.0.0")
+
+
+def test_dial_target_follows_the_listen_address() -> None:
+    from pmpcli.serve import dial_target
+
+    assert dial_target("127.0.0.1:0", 5000) == "127.0.0.1:5000"
+    assert dial_target("0.0.0.0:0", 5000) == "127.0.0.1:5000"
+    assert dial_target("[::1]:0", 5000) == "[::1]:5000"
+    assert dial_target("unix:/run/pmpdb.sock", 1) == "unix:/run/pmpdb.sock"
