@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -30,3 +32,18 @@ def print_table(title: str, rows: list[tuple[str, float, float, str]]) -> None:
 
 def verdict(name: str, ok: bool, detail: str) -> None:
     print(f"  target {name}: {'met' if ok else 'NOT met'} ({detail})")
+
+
+def start_cli(data_dir: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """Start ``pmp-gateway ARGS`` on ``data_dir`` (SQLite) and return it with its first stdout line, once it says
+    it is listening."""
+    env = {**os.environ, "PMP_DATA_DIR": str(data_dir), "PMP_STORE": "sqlite"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pmpcli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening" not in line:
+        proc.kill()
+        raise SystemExit(f"pmp-gateway {args[0]} did not start: {line!r}")
+    return proc, line

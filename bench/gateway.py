@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from bench.common import percentile, print_table, verdict
+from bench.common import percentile, print_table, start_cli, verdict
 from bench.loadgen import LoadResult, run_load
 from bench.search import data_dir
 
@@ -81,19 +81,7 @@ def _free_port() -> int:
 
 
 def start_gateway(path: Path, port: int, workers: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "PMP_DATA_DIR": str(path), "PMP_STORE": "sqlite", "PMP_PMPDB_REFLECTION": "false"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pmpcli", "serve", "--port", str(port), "--workers", str(workers), "--no-demo"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening" not in line:
-        proc.kill()
-        raise SystemExit(f"gateway did not start: {line!r}")
+    proc, _ = start_cli(path, "serve", "--port", str(port), "--workers", str(workers), "--no-demo")
     return proc
 
 

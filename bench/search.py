@@ -21,7 +21,7 @@ from pathlib import Path
 
 import grpc
 
-from bench.common import percentile, print_table, verdict, workdir
+from bench.common import percentile, print_table, start_cli, verdict, workdir
 from bench.ingest import bulk_file
 from protos.pmp.v1 import pmp_pb2 as pb
 from protos.pmp.v1 import pmp_pb2_grpc as pb_grpc
@@ -94,19 +94,7 @@ def sample_queries(db: Path, count: int, seed: int) -> tuple[list[pb.PatientQuer
 
 
 def start_pmpdb(path: Path) -> tuple[subprocess.Popen[str], int]:
-    env = {**os.environ, "PMP_DATA_DIR": str(path), "PMP_STORE": "sqlite", "PMP_PMPDB_REFLECTION": "false"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pmpcli", "pmpdb", "--listen", "127.0.0.1:0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "listening on port" not in line:
-        proc.kill()
-        raise SystemExit(f"pmpdb did not start: {line!r}")
+    proc, line = start_cli(path, "pmpdb", "--listen", "127.0.0.1:0")
     return proc, int(line.rsplit(" ", 1)[1])
 
 
