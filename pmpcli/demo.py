@@ -33,6 +33,12 @@ def demo_data(out: Path, *, patients: int, seed: int) -> int:
     return 0
 
 
+async def load_demo_if_empty(store: Store, data_dir: Path) -> None:
+    """``serve``'s rule: demo data only into a store that has never held anything."""
+    if await store.is_empty():
+        await load_demo(store, data_dir / "demo")
+
+
 async def load_demo(store: Store, out: Path, *, patients: int = 200, seed: int = 0) -> int:
     """Write the demo files under ``out`` and ingest them in order; returns dispensations accepted."""
     accepted = 0

@@ -23,7 +23,7 @@ from typing import Any
 from gateway.cursor import load_or_create_key
 from gateway.logs import configure_logging
 from gateway.settings import Settings
-from pmpcli.demo import load_demo
+from pmpcli.demo import load_demo_if_empty
 from pmpcli.loop import run
 from pmpcli.stores import open_store, search_limits
 from pmpdb.runtime import serve_store
@@ -73,8 +73,8 @@ async def _start_pmpdb(
 ) -> tuple[Store, RunningServer]:
     store = await open_store(settings, load_reference=load_reference)
     try:
-        if demo and await store.is_empty():
-            await load_demo(store, settings.data_dir / "demo")
+        if demo:
+            await load_demo_if_empty(store, settings.data_dir)
         server = await serve_store(
             store,
             listen,
@@ -181,8 +181,8 @@ async def _prepare_store(settings: Settings, demo: bool) -> None:
     """Before the workers fork: create the schema, load the drug reference and (if empty) the demo data."""
     store = await open_store(settings)
     try:
-        if demo and await store.is_empty():
-            await load_demo(store, settings.data_dir / "demo")
+        if demo:
+            await load_demo_if_empty(store, settings.data_dir)
     finally:
         await store.close()
 

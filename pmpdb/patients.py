@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from adapters.asap.checks import iso_date
 from adapters.asap.model import Patient
 from pmpdb.matching import Demographics, blocking_keys, normalize, patient_record_id
 from pmpdb.store.base import PatientRecord
@@ -29,13 +30,12 @@ class PatientIdentity:
 
 @lru_cache(maxsize=1 << 16)
 def patient_identity(pat: Patient) -> PatientIdentity:
-    dob = pat.birth_date
     d = normalize(
         last_name=pat.last_name,
         first_name=pat.first_name,
         middle_name=pat.middle_name,
         suffix=pat.name_suffix,
-        birth_date=f"{dob[:4]}-{dob[4:6]}-{dob[6:8]}" if dob else "",
+        birth_date=iso_date(pat.birth_date),
         gender=pat.gender,
         address=" ".join(filter(None, (pat.address1, pat.address2))),
         city=pat.city,

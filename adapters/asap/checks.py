@@ -62,6 +62,11 @@ def is_ndc(text: str) -> bool:
     return len(text) == 11 and text.isascii() and text.isdigit()
 
 
+def iso_date(ccyymmdd: str) -> str:
+    """An ASAP date (CCYYMMDD, already checked) as ISO ``YYYY-MM-DD``; empty stays empty."""
+    return f"{ccyymmdd[:4]}-{ccyymmdd[4:6]}-{ccyymmdd[6:8]}" if ccyymmdd else ""
+
+
 def parse_period(message: str) -> tuple[str, str] | None:
     """The zero-report period ``#CCYYMMDD#-#CCYYMMDD#`` of IS03, or None if IS03 is not one."""
     text = message.strip()

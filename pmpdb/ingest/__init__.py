@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from adapters.asap.checks import iso_date
 from adapters.asap.model import AsapError, DispensationRecord
 from adapters.asap.reader import AsapReader
 from pmpdb.ingest.parallel import IngestWorkerError, run_parallel
 from pmpdb.ingest.report import IngestReport
-from pmpdb.ingest.stage import BATCH_SIZE, Stager, dispensation_id, iso_date, stable_id
+from pmpdb.ingest.stage import BATCH_SIZE, Stager, dispensation_id, stable_id
 from pmpdb.ingest.write import Writer
 from pmpdb.store.base import FileRecord, IngestCounts, IngestSession, Store
 

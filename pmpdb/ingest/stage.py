@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from adapters.asap.checks import iso_date
 from adapters.asap.model import (
     REPORT_NEW,
     REPORT_REVISE,
@@ -42,11 +43,6 @@ def stable_id(text: str) -> int:
 def dispensation_id(pharmacy_key: str, rx_number: str, refill_number: int, date_filled: str) -> int:
     """The ASAP revise/void match: pharmacy + Rx number + refill number + date filled."""
     return stable_id(f"{pharmacy_key}|{rx_number}|{refill_number}|{date_filled}")
-
-
-def iso_date(ccyymmdd: str) -> str:
-    """CCYYMMDD (already validated by the reader) → YYYY-MM-DD; empty stays empty."""
-    return f"{ccyymmdd[:4]}-{ccyymmdd[4:6]}-{ccyymmdd[6:8]}" if ccyymmdd else ""
 
 
 class Stager:
