@@ -22,8 +22,9 @@ from typing import Any
 
 import orjson
 
-from bench.common import percentile, print_table, start_cli, verdict
-from bench.loadgen import LoadResult, run_load
+from bench import wrk
+from bench.common import print_table, start_cli, verdict
+from bench.loadgen import LoadResult
 from bench.search import data_dir
 
 PERIOD = ("2023-01-01", "2025-12-31")  # covers every fill of the bulk file (25 per patient)
@@ -61,11 +62,7 @@ def history_body(last: str, first: str, dob: str, gender: str, zip_code: str) ->
 
 
 def request_bytes(body: bytes, port: int) -> bytes:
-    head = (
-        f"POST /fhir/Patient/$pdmp-history HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: application/fhir+json\r\nAccept: application/fhir+json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
+    return wrk.request_bytes("127.0.0.1", port, HISTORY_PATH, body, HEADERS)
 
 
 def sample_bodies(db: Path, count: int, seed: int) -> list[bytes]:
@@ -156,6 +153,23 @@ def fetch_one(port: int, body: bytes) -> bytes:
     return payload
 
 
+HEADERS = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
+HISTORY_PATH = "/fhir/Patient/$pdmp-history"
+
+
+def _drive(port: int, bodies: list[bytes], args: argparse.Namespace) -> LoadResult:
+    return wrk.drive(
+        "127.0.0.1",
+        port,
+        HISTORY_PATH,
+        bodies,
+        HEADERS,
+        connections=args.connections,
+        seconds=args.seconds,
+        warmup=args.warmup,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dispensations", type=int, default=1_000_000)
@@ -177,14 +191,7 @@ def main() -> None:
             for e in orjson.loads(sample)["parameter"][0]["resource"].get("entry", [])
             if e["resource"]["resourceType"] == "MedicationDispense"
         )
-        ours = run_load(
-            "127.0.0.1",
-            port,
-            [request_bytes(b, port) for b in bodies],
-            connections=args.connections,
-            seconds=args.seconds,
-            warmup=args.warmup,
-        )
+        ours = _drive(port, bodies, args)
         rss = worker_peak_rss_mb(gateway.pid)
     finally:
         gateway.terminate()
@@ -192,14 +199,7 @@ def main() -> None:
     bare_port = _free_port()
     bare = start_bare(bare_port, args.workers, sample)
     try:
-        base = run_load(
-            "127.0.0.1",
-            bare_port,
-            [request_bytes(b, bare_port) for b in bodies],
-            connections=args.connections,
-            seconds=args.seconds,
-            warmup=args.warmup,
-        )
+        base = _drive(bare_port, bodies, args)
     finally:
         os.killpg(bare.pid, 15)
         bare.wait(10)
@@ -214,12 +214,13 @@ def _report(
         f"{args.workers}, {entries} MedicationDispense per answer ({size:,} B); baseline: bare aiohttp, same bytes",
         [
             ("requests/s", ours.rate, base.rate, "req/s"),
-            ("latency p50", percentile(ours.latencies_ms, 0.5), percentile(base.latencies_ms, 0.5), "ms"),
-            ("latency p99", percentile(ours.latencies_ms, 0.99), percentile(base.latencies_ms, 0.99), "ms"),
+            ("latency p50", ours.percentile(0.5), base.percentile(0.5), "ms"),
+            ("latency p99", ours.percentile(0.99), base.percentile(0.99), "ms"),
         ],
     )
-    print(f"  statuses: {ours.statuses}; worker peak RSS: {', '.join(f'{r:.0f} MB' for r in rss)}")
-    p99 = percentile(ours.latencies_ms, 0.99)
+    peaks = ", ".join(f"{r:.0f} MB" for r in rss)
+    print(f"  load generator: {ours.tool}; failed or non-2xx answers: {ours.errors}; worker peak RSS: {peaks}")
+    p99 = ours.percentile(0.99)
     verdict("≥ 2,000 req/s", ours.rate >= 2000, f"{ours.rate:,.0f} req/s")
     verdict("p99 ≤ 30 ms", p99 <= 30, f"{p99:.1f} ms")
     verdict("peak RSS per worker ≤ 150 MB", bool(rss) and max(rss) <= 150, f"{max(rss, default=0):.0f} MB")

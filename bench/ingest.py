@@ -26,9 +26,9 @@ TARGET_MB = 300
 
 
 def bulk_file(records: int, seed: int) -> Path:
-    from pmpdb.demo import generate_bulk_file
+    from pmpdb.demo.bulk import LAYOUT_VERSION, generate_bulk_file
 
-    path = workdir() / f"bulk-{records}-{seed}.asap"
+    path = workdir() / f"bulk-v{LAYOUT_VERSION}-{records}-{seed}.asap"
     if not path.exists():
         tmp = path.with_suffix(".tmp")
         generate_bulk_file(tmp, records, seed)

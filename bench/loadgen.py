@@ -20,11 +20,21 @@ class LoadResult:
     errors: int
     seconds: float
     latencies_ms: list[float]
-    statuses: dict[int, int]
+    statuses: dict[int | str, int]
+    tool: str = "bench.loadgen"
+    p50_ms: float = 0.0  # set by tools that report percentiles, not samples (wrk)
+    p99_ms: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return {0.5: self.p50_ms, 0.99: self.p99_ms}[q]
+        from bench.common import percentile
+
+        return percentile(self.latencies_ms, q)
 
 
 async def _connection(
@@ -35,7 +45,7 @@ async def _connection(
     stop_at: float,
     warm_until: float,
     out: list[float],
-    statuses: dict[int, int],
+    statuses: dict[int | str, int],
     errors: list[int],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
@@ -61,7 +71,7 @@ async def _connection(
             if now >= warm_until:
                 out.append((done - now) * 1000)
                 statuses[status] = statuses.get(status, 0) + 1
-                if status >= 400:
+                if not 200 <= status < 300:
                     errors.append(status)
     finally:
         writer.close()
@@ -74,7 +84,7 @@ async def _run(
     warm_until = start + warmup
     stop_at = warm_until + seconds
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
+    statuses: dict[int | str, int] = {}
     errors: list[int] = []
     await asyncio.gather(
         *(

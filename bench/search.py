@@ -47,7 +47,9 @@ NICKNAMES = {
 
 def data_dir(dispensations: int, seed: int) -> Path:
     """A PMP_DATA_DIR holding a store with ``dispensations`` rows (built once, then reused)."""
-    path = workdir() / f"search-{dispensations}-{seed}"
+    from pmpdb.demo.bulk import LAYOUT_VERSION
+
+    path = workdir() / f"search-v{LAYOUT_VERSION}-{dispensations}-{seed}"
     db = path / "pmpdb.sqlite3"
     if not (path / ".ready").exists():
         path.mkdir(parents=True, exist_ok=True)

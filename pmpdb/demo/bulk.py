@@ -1,7 +1,9 @@
 """Large ASAP files for benchmarks: N valid DSP records, streamed, at flat memory.
 
 The file has ``records // 25`` patients (about 25 fills each) and a pharmacy loop for every
-``loop_size`` records. Each loop is written by the project's ASAP writer on its own. We keep the loop's
+``loop_size`` records. As in real histories, each patient fills at one to three "home" pharmacies and sees one
+to three prescribers, so an answer names a few pharmacies and prescribers, not one of each per fill.
+Each loop is written by the project's ASAP writer on its own. We keep the loop's
 PHA … TP segments and drop the TH, IS and TT that the writer puts around them. TH and IS are written
 once at the top. TT closes the file with the segment count of the whole file. Only one loop's records
 are ever in memory.
@@ -32,6 +34,7 @@ from pmpdb.demo.names import FEMALE_FIRST_NAMES, LAST_NAMES, MALE_FIRST_NAMES, P
 from pmpdb.demo.people import draw_address
 
 FILLS_PER_PATIENT = 25
+LAYOUT_VERSION = 2  # bumped when the generated data changes shape: cached benchmark files are rebuilt
 DEFAULT_LOOP_SIZE = 5000
 _PAYMENTS = ("04", "04", "04", "03", "03", "02", "01")
 
@@ -100,6 +103,15 @@ def _pharmacy(rng: random.Random, index: int) -> Pharmacy:
     )
 
 
+def _home_pharmacies(rng: random.Random, patients: int, pharmacies: int) -> list[list[int]]:
+    """Pharmacy index → the patients who fill there (each patient at one to three pharmacies)."""
+    customers: list[list[int]] = [[] for _ in range(pharmacies)]
+    for patient in range(patients):
+        for pharmacy in rng.sample(range(pharmacies), min(pharmacies, rng.choice((1, 1, 2, 3)))):
+            customers[pharmacy].append(patient)
+    return customers
+
+
 def _split(text: str) -> list[str]:
     """The writer's output as lines (one segment each, with its terminator)."""
     lines = text.split("\n")
@@ -135,6 +147,8 @@ def generate_bulk_file(
     days = [(start + timedelta(days=i)).strftime("%Y%m%d") for i in range((end - start).days + 1)]
     patients = _patients(rng, max(1, records // FILLS_PER_PATIENT), date(end.year - 16, 12, 31))
     prescribers = _prescribers(rng, max(20, len(patients) // 100))
+    customers = _home_pharmacies(rng, len(patients), -(-records // loop_size))
+    seen_by = [rng.sample(range(len(prescribers)), rng.choice((1, 2, 2, 3))) for _ in patients]
     header = TransactionHeader(
         version="4.2",
         control_number=str(rng.randint(100_000_000, 999_999_999)),
@@ -160,7 +174,8 @@ def generate_bulk_file(
             pharmacy = _pharmacy(rng, loop_index)
             pharmacist = make_npi(rng)
             rx = rng.randint(1_000_000, 5_000_000)
-            picks = sorted((rng.randrange(len(patients)), n) for n in range(count))
+            regulars = customers[loop_index] or range(len(patients))
+            picks = sorted((rng.choice(regulars), n) for n in range(count))
             loop_records: list[DispensationRecord] = []
             for patient_index, _ in picks:
                 ndc, unit, schedule, options = rng.choice(choices)
@@ -192,7 +207,7 @@ def generate_bulk_file(
                             payment_type=rng.choice(_PAYMENTS),
                             date_sold=days[sold],
                         ),
-                        prescriber=rng.choice(prescribers),
+                        prescriber=prescribers[rng.choice(seen_by[patient_index])],
                     )
                 )
             text = format_asap(AsapFile(header, source, [PharmacyLoop(pharmacy, loop_records)]), terminator=terminator)

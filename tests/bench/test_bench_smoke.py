@@ -53,4 +53,4 @@ def test_gateway_benchmark_smoke(tmp_path: Path) -> None:
         tmp_path=tmp_path,
     )
     assert "requests/s" in out and "latency p99" in out and "worker peak RSS" in out
-    assert "statuses: {200:" in out  # every answer under load was a 200
+    assert "failed or non-2xx answers: 0;" in out  # every answer under load was a 2xx
