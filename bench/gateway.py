@@ -25,9 +25,9 @@ import orjson
 from bench import wrk
 from bench.common import print_table, start_cli, verdict
 from bench.loadgen import LoadResult
-from bench.search import data_dir
+from bench.search import WINDOW, data_dir
 
-PERIOD = ("2023-01-01", "2025-12-31")  # covers every fill of the bulk file (25 per patient)
+PERIOD = WINDOW  # covers every fill of the bulk file (about 25 per patient)
 ACTIVITY_PERIOD = "http://hl7.org/fhir/us/pdmp/StructureDefinition/pdmp-activity-period-extension"
 
 

@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 from bench.common import print_table, verdict, workdir
@@ -25,13 +26,20 @@ TARGET_RATE = 100_000
 TARGET_MB = 300
 
 
+def bulk_period() -> tuple[date, date]:
+    """The fills of a benchmark file: last calendar year, so they stay inside the state's look-back window."""
+    year = date.today().year - 1
+    return date(year, 1, 1), date(year, 12, 31)
+
+
 def bulk_file(records: int, seed: int) -> Path:
     from pmpdb.demo.bulk import LAYOUT_VERSION, generate_bulk_file
 
-    path = workdir() / f"bulk-v{LAYOUT_VERSION}-{records}-{seed}.asap"
+    start, end = bulk_period()
+    path = workdir() / f"bulk-v{LAYOUT_VERSION}-{start.year}-{records}-{seed}.asap"
     if not path.exists():
         tmp = path.with_suffix(".tmp")
-        generate_bulk_file(tmp, records, seed)
+        generate_bulk_file(tmp, records, seed, start=start, end=end)
         tmp.rename(path)
     return path
 

@@ -22,11 +22,11 @@ from pathlib import Path
 import grpc
 
 from bench.common import percentile, print_table, start_cli, verdict, workdir
-from bench.ingest import bulk_file
+from bench.ingest import bulk_file, bulk_period
 from protos.pmp.v1 import pmp_pb2 as pb
 from protos.pmp.v1 import pmp_pb2_grpc as pb_grpc
 
-WINDOW = ("2023-01-01", "2025-12-31")  # the bulk file fills 2024
+WINDOW = tuple(d.isoformat() for d in bulk_period())  # every fill of the bulk file
 NICKNAMES = {
     "WILLIAM": "BILL",
     "ROBERT": "BOB",
@@ -49,7 +49,7 @@ def data_dir(dispensations: int, seed: int) -> Path:
     """A PMP_DATA_DIR holding a store with ``dispensations`` rows (built once, then reused)."""
     from pmpdb.demo.bulk import LAYOUT_VERSION
 
-    path = workdir() / f"search-v{LAYOUT_VERSION}-{dispensations}-{seed}"
+    path = workdir() / f"search-v{LAYOUT_VERSION}-{bulk_period()[0].year}-{dispensations}-{seed}"
     db = path / "pmpdb.sqlite3"
     if not (path / ".ready").exists():
         path.mkdir(parents=True, exist_ok=True)

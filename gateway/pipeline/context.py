@@ -18,6 +18,9 @@ class RequestContext:
     deadline: Deadline
     search: pb.SearchHistoryRequest
     response: pb.SearchHistoryResponse | None = None
-    client_id: str = ""  # the OAuth client (authenticate, issue 5)
+    authorization: str = ""  # the request's Authorization header, for the authenticate stage only
+    required_scope: str = ""  # the scope the route needs (authenticate checks the token carries it)
+    client_id: str = ""  # the OAuth client (set by authenticate)
+    eds_id: str = ""  # the EDS that client belongs to (set by authenticate; identify checks the user's link)
     scopes: frozenset[str] = frozenset()
     notes: dict[str, str] = field(default_factory=dict)
