@@ -34,10 +34,10 @@ def verdict(name: str, ok: bool, detail: str) -> None:
     print(f"  target {name}: {'met' if ok else 'NOT met'} ({detail})")
 
 
-def start_cli(data_dir: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``pmp-gateway ARGS`` on ``data_dir`` (SQLite) and return it with its first stdout line, once it says
-    it is listening."""
-    env = {**os.environ, "PMP_DATA_DIR": str(data_dir), "PMP_STORE": "sqlite"}
+def start_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """Start ``pmp-gateway ARGS`` on ``data_dir`` (SQLite; ``env`` adds settings) and return it with its first
+    stdout line, once it says it is listening."""
+    env = {**os.environ, "PMP_DATA_DIR": str(data_dir), "PMP_STORE": "sqlite", **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "pmpcli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )

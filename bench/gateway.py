@@ -1,8 +1,11 @@
-"""``POST /fhir/Patient/$pdmp-history`` under load: req/s and p50/p99 at 32 connections against
-``pmp-gateway serve --workers 2`` over a 1M-dispensation store (pmpdb and the load generator on the same box),
-next to a bare aiohttp app (same worker count) returning the same response bytes, and their ratio.
+"""The gateway under load, FHIR ``$pdmp-history`` and NCPDP ``RxHistoryRequest``: req/s and p50/p99 at 32
+connections against ``pmp-gateway serve --workers 2`` over a 1M-dispensation store (pmpdb, Redis and the load
+generator on the same box), with OAuth on (a bearer token from ``/oauth/token``, the registry's identify step).
+Baselines in the same run: a bare aiohttp app (same worker count) returning the same response bytes, and the same
+gateway with authenticate + identify turned off (the cost of token verification and the registry lookups).
 
-Targets (issue 3, this 2-core machine): ≥ 2,000 req/s, p99 ≤ 30 ms, peak RSS per worker ≤ 150 MB.
+Targets (issues 3, 4, 5; this 2-core machine): ≥ 2,000 req/s, p99 ≤ 30 ms, peak RSS per worker ≤ 150 MB;
+token verification costs ≤ 5% of throughput.
 
     python -m bench.gateway --dispensations 1000000 --seconds 10
 """
@@ -10,6 +13,7 @@ Targets (issue 3, this 2-core machine): ≥ 2,000 req/s, p99 ≤ 30 ms, peak RSS
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import socket
@@ -17,8 +21,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import orjson
 
@@ -29,6 +37,11 @@ from bench.search import WINDOW, data_dir
 
 PERIOD = WINDOW  # covers every fill of the bulk file (about 25 per patient)
 ACTIVITY_PERIOD = "http://hl7.org/fhir/us/pdmp/StructureDefinition/pdmp-activity-period-extension"
+NPI = "1234567893"  # the bench prescriber, registered with the CLI
+SCOPE = "system/MedicationDispense.rs pmp/ncpdp.history"
+FHIR = ("/fhir/Patient/$pdmp-history", {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"})
+NCPDP = ("/ncpdp/script", {"Content-Type": "application/xml", "Accept": "application/xml"})
+Route = tuple[str, dict[str, str]]
 
 
 def history_body(last: str, first: str, dob: str, gender: str, zip_code: str) -> bytes:
@@ -61,14 +74,31 @@ def history_body(last: str, first: str, dob: str, gender: str, zip_code: str) ->
     )
 
 
-def request_bytes(body: bytes, port: int) -> bytes:
-    return wrk.request_bytes("127.0.0.1", port, HISTORY_PATH, body, HEADERS)
+def rx_history_body(last: str, first: str, dob: str, gender: str, zip_code: str) -> bytes:
+    """An NCPDP SCRIPT 2017071 RxHistoryRequest for the same patient, from the bench prescriber."""
+    sex = gender if gender in ("F", "M") else "U"
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Message xmlns="http://www.ncpdp.org/schema/SCRIPT" TransactionDomain="SCRIPT" TransactionVersion="20170715" \
+StructuresVersion="20170715" DatatypesVersion="20170715" TransportVersion="20170715" ECLVersion="20170715">
+<Header><To Qualifier="ZZZ">UTPMP</To><From Qualifier="D">BENCHEHR</From><MessageID>{uuid.uuid4().hex[:32]}</MessageID>\
+<SentTime>2026-01-05T10:00:00Z</SentTime></Header>
+<Body><RxHistoryRequest><Patient><HumanPatient><Name><LastName>{escape(last)}</LastName>\
+<FirstName>{escape(first)}</FirstName></Name><Gender>{sex}</Gender><DateOfBirth><Date>{dob}</Date></DateOfBirth>\
+<Address><PostalCode>{zip_code}</PostalCode></Address></HumanPatient></Patient>
+<Prescriber><NonVeterinarian><Identification><NPI>{NPI}</NPI></Identification><Name><LastName>AMSTER</LastName>\
+<FirstName>ADAM</FirstName></Name></NonVeterinarian></Prescriber>
+<RequestedDates><StartDate><Date>{PERIOD[0]}</Date></StartDate><EndDate><Date>{PERIOD[1]}</Date></EndDate>\
+</RequestedDates></RxHistoryRequest></Body></Message>""".encode()
+
+
+def sample_patients(db: Path, count: int, seed: int) -> list[tuple[str, str, str, str, str]]:
+    rng = random.Random(seed)
+    rows = sqlite3.connect(db).execute("SELECT last_name, first_name, birth_date, gender, zip FROM patient").fetchall()
+    return [rows[rng.randrange(len(rows))] for _ in range(count)]
 
 
 def sample_bodies(db: Path, count: int, seed: int) -> list[bytes]:
-    rng = random.Random(seed)
-    rows = sqlite3.connect(db).execute("SELECT last_name, first_name, birth_date, gender, zip FROM patient").fetchall()
-    return [history_body(*rows[rng.randrange(len(rows))]) for _ in range(count)]
+    return [history_body(*p) for p in sample_patients(db, count, seed)]
 
 
 def _free_port() -> int:
@@ -77,22 +107,71 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_gateway(path: Path, port: int, workers: int) -> subprocess.Popen[str]:
-    proc, _ = start_cli(path, "serve", "--port", str(port), "--workers", str(workers), "--no-demo")
+def register_client(path: Path) -> tuple[str, Any]:
+    """The bench EDS, client and prescriber in the data directory's registry (once), and the client's key."""
+    from joserfc.jwk import RSAKey
+
+    from gateway.testing import ClientKey
+
+    saved = path / "bench-client.json"
+    if saved.exists():
+        data = json.loads(saved.read_text())
+        return data["client_id"], ClientKey(RSAKey.import_key(data["key"]))
+    key = ClientKey.generate(kid="bench-1")
+    (path / "bench-jwks.json").write_text(json.dumps(key.jwks()))
+    eds = _cli_json(path, "eds", "add", "--name", "Bench EHR", "--state", "UT")["id"]
+    client = _cli_json(path, "clients", "add", "--eds", eds, "--jwks", str(path / "bench-jwks.json"), "--scope", SCOPE)
+    _cli_json(
+        path, "users", "add", "--role", "prescriber", "--first", "ADAM", "--last", "AMSTER", "--npi", NPI, "--eds", eds
+    )
+    saved.write_text(json.dumps({"client_id": client["client_id"], "key": key.private_jwk()}))
+    return client["client_id"], key
+
+
+def _cli_json(path: Path, *args: str) -> Any:
+    env = {**os.environ, "PMP_DATA_DIR": str(path)}
+    out = subprocess.run([sys.executable, "-m", "pmpcli", *args, "--json"], env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"pmp-gateway {' '.join(args[:2])} failed: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+def fetch_token(port: int, client_id: str, key: Any) -> str:
+    from gateway.testing import token_form
+
+    token_url = f"http://127.0.0.1:{port}/oauth/token"
+    form = urllib.parse.urlencode(token_form(key.assertion(client_id, token_url), SCOPE)).encode()
+    with urllib.request.urlopen(urllib.request.Request(token_url, data=form), timeout=10) as reply:
+        return str(json.loads(reply.read())["access_token"])
+
+
+def start_gateway(path: Path, port: int, workers: int, *, auth: bool) -> subprocess.Popen[str]:
+    env = {"PMP_REDIS_URL": "redis://127.0.0.1:6379/0", "PMP_REDIS_PREFIX": f"bench-{uuid.uuid4().hex}:"}
+    if not auth:
+        env = {"PMP_AUTHENTICATE": "false", "PMP_IDENTIFY": "false"}
+    proc, _ = start_cli(path, "serve", "--port", str(port), "--workers", str(workers), "--no-demo", env=env)
     return proc
 
 
-def start_bare(port: int, workers: int, body: bytes) -> subprocess.Popen[str]:
-    """The baseline: aiohttp with the same worker count (SO_REUSEPORT), returning ``body`` for the same route."""
+def start_bare(port: int, workers: int, bodies: dict[str, tuple[bytes, str]]) -> subprocess.Popen[str]:
+    """The baseline: aiohttp with the same worker count (SO_REUSEPORT), returning the gateway's bytes per route."""
+    saved = {}
+    for i, (route, (body, media)) in enumerate(bodies.items()):
+        file = _bare_body_file(i)
+        file.write_bytes(body)
+        saved[route] = (str(file), media)
     script = f"""
-import os, sys, uvloop
+import os, uvloop
 from aiohttp import web
-BODY = open({str(_bare_body_file())!r}, 'rb').read()
-async def handler(request):
-    await request.read()
-    return web.Response(body=BODY, content_type='application/fhir+json')
 app = web.Application()
-app.router.add_post('/fhir/Patient/$pdmp-history', handler)
+def answer(path, media):
+    body = open(path, 'rb').read()
+    async def handler(request):
+        await request.read()
+        return web.Response(body=body, content_type=media)
+    return handler
+for route, (path, media) in {saved!r}.items():
+    app.router.add_post(route, answer(path, media))
 for _ in range({workers} - 1):
     if os.fork() == 0:
         break
@@ -100,7 +179,6 @@ print('listening', flush=True)
 web.run_app(app, host='127.0.0.1', port={port}, reuse_port=True, access_log=None, print=None,
             loop=uvloop.new_event_loop())
 """
-    _bare_body_file().write_bytes(body)
     proc = subprocess.Popen(
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
@@ -114,10 +192,10 @@ web.run_app(app, host='127.0.0.1', port={port}, reuse_port=True, access_log=None
     return proc
 
 
-def _bare_body_file() -> Path:
+def _bare_body_file(index: int) -> Path:
     from bench.common import workdir
 
-    return workdir() / "bare-body.json"
+    return workdir() / f"bare-body-{index}"
 
 
 def _wait_port(port: int, timeout: float = 20) -> None:
@@ -141,9 +219,11 @@ def worker_peak_rss_mb(parent: int) -> list[float]:
     return peaks
 
 
-def fetch_one(port: int, body: bytes) -> bytes:
+def fetch_one(port: int, route: Route, body: bytes) -> bytes:
+    path, headers = route
+    raw = wrk.request_bytes("127.0.0.1", port, path, body, {**headers, "Connection": "close"})
     with socket.create_connection(("127.0.0.1", port)) as s:
-        s.sendall(request_bytes(body, port).replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n", 1))
+        s.sendall(raw)
         data = b""
         while chunk := s.recv(65536):
             data += chunk
@@ -153,21 +233,22 @@ def fetch_one(port: int, body: bytes) -> bytes:
     return payload
 
 
-HEADERS = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
-HISTORY_PATH = "/fhir/Patient/$pdmp-history"
-
-
-def _drive(port: int, bodies: list[bytes], args: argparse.Namespace) -> LoadResult:
+def _drive(port: int, route: Route, bodies: list[bytes], args: argparse.Namespace) -> LoadResult:
+    path, headers = route
     return wrk.drive(
         "127.0.0.1",
         port,
-        HISTORY_PATH,
+        path,
         bodies,
-        HEADERS,
+        headers,
         connections=args.connections,
         seconds=args.seconds,
         warmup=args.warmup,
     )
+
+
+def _with_token(route: Route, token: str) -> Route:
+    return route[0], {**route[1], "Authorization": f"Bearer {token}"}
 
 
 def main() -> None:
@@ -181,49 +262,96 @@ def main() -> None:
     args = parser.parse_args()
 
     path = data_dir(args.dispensations, args.seed)
-    bodies = sample_bodies(path / "pmpdb.sqlite3", 500, args.seed)
+    patients = sample_patients(path / "pmpdb.sqlite3", 500, args.seed)
+    fhir_bodies = [history_body(*p) for p in patients]
+    ncpdp_bodies = [rx_history_body(*p) for p in patients]
+    client_id, key = register_client(path)
+
     port = _free_port()
-    gateway = start_gateway(path, port, args.workers)
+    gateway = start_gateway(path, port, args.workers, auth=True)
     try:
-        sample = fetch_one(port, bodies[0])
-        entries = sum(
-            1
-            for e in orjson.loads(sample)["parameter"][0]["resource"].get("entry", [])
-            if e["resource"]["resourceType"] == "MedicationDispense"
-        )
-        ours = _drive(port, bodies, args)
+        token = fetch_token(port, client_id, key)
+        fhir, ncpdp = _with_token(FHIR, token), _with_token(NCPDP, token)
+        fhir_sample, ncpdp_sample = fetch_one(port, fhir, fhir_bodies[0]), fetch_one(port, ncpdp, ncpdp_bodies[0])
+        ours = _drive(port, fhir, fhir_bodies, args)
+        ours_ncpdp = _drive(port, ncpdp, ncpdp_bodies, args)
         rss = worker_peak_rss_mb(gateway.pid)
     finally:
         gateway.terminate()
         gateway.wait(30)
-    bare_port = _free_port()
-    bare = start_bare(bare_port, args.workers, sample)
+
+    port = _free_port()
+    gateway = start_gateway(path, port, args.workers, auth=False)
     try:
-        base = _drive(bare_port, bodies, args)
+        no_auth = _drive(port, FHIR, fhir_bodies, args)
+    finally:
+        gateway.terminate()
+        gateway.wait(30)
+
+    bare_port = _free_port()
+    bare = start_bare(
+        bare_port,
+        args.workers,
+        {FHIR[0]: (fhir_sample, "application/fhir+json"), NCPDP[0]: (ncpdp_sample, "application/xml")},
+    )
+    try:
+        base = _drive(bare_port, FHIR, fhir_bodies, args)
+        base_ncpdp = _drive(bare_port, NCPDP, ncpdp_bodies, args)
     finally:
         os.killpg(bare.pid, 15)
         bare.wait(10)
-    _report(args, ours, base, rss, entries, len(sample))
+    _report(args, ours, base, ours_ncpdp, base_ncpdp, no_auth, rss, fhir_sample, ncpdp_sample)
 
 
 def _report(
-    args: argparse.Namespace, ours: LoadResult, base: LoadResult, rss: list[float], entries: int, size: int
+    args: argparse.Namespace,
+    ours: LoadResult,
+    base: LoadResult,
+    ours_ncpdp: LoadResult,
+    base_ncpdp: LoadResult,
+    no_auth: LoadResult,
+    rss: list[float],
+    fhir_sample: bytes,
+    ncpdp_sample: bytes,
 ) -> None:
+    entries = sum(
+        1
+        for e in orjson.loads(fhir_sample)["parameter"][0]["resource"].get("entry", [])
+        if e["resource"]["resourceType"] == "MedicationDispense"
+    )
     print_table(
         f"$pdmp-history, {args.dispensations:,} dispensations, {args.connections} connections, --workers "
-        f"{args.workers}, {entries} MedicationDispense per answer ({size:,} B); baseline: bare aiohttp, same bytes",
+        f"{args.workers}, OAuth on, {entries} MedicationDispense in the first answer ({len(fhir_sample):,} B); "
+        "baseline: bare aiohttp, same bytes",
         [
             ("requests/s", ours.rate, base.rate, "req/s"),
             ("latency p50", ours.percentile(0.5), base.percentile(0.5), "ms"),
             ("latency p99", ours.percentile(0.99), base.percentile(0.99), "ms"),
         ],
     )
+    print_table(
+        f"NCPDP RxHistoryRequest 2017071, same patients ({ncpdp_sample.count(b'<MedicationDispensed>')} "
+        f"MedicationDispensed in the first answer, {len(ncpdp_sample):,} B); baseline: bare aiohttp, same bytes",
+        [
+            ("requests/s", ours_ncpdp.rate, base_ncpdp.rate, "req/s"),
+            ("latency p50", ours_ncpdp.percentile(0.5), base_ncpdp.percentile(0.5), "ms"),
+            ("latency p99", ours_ncpdp.percentile(0.99), base_ncpdp.percentile(0.99), "ms"),
+        ],
+    )
+    print_table(
+        "$pdmp-history with OAuth (token verification + identify) against the same gateway without",
+        [("requests/s", ours.rate, no_auth.rate, "req/s")],
+    )
     peaks = ", ".join(f"{r:.0f} MB" for r in rss)
-    print(f"  load generator: {ours.tool}; failed or non-2xx answers: {ours.errors}; worker peak RSS: {peaks}")
-    p99 = ours.percentile(0.99)
-    verdict("≥ 2,000 req/s", ours.rate >= 2000, f"{ours.rate:,.0f} req/s")
-    verdict("p99 ≤ 30 ms", p99 <= 30, f"{p99:.1f} ms")
+    failed = ours.errors + ours_ncpdp.errors + no_auth.errors
+    print(f"  load generator: {ours.tool}; failed or non-2xx answers: {failed}; worker peak RSS: {peaks}")
+    cost = 1 - ours.rate / no_auth.rate if no_auth.rate else 0.0
+    for name, result in (("FHIR", ours), ("NCPDP", ours_ncpdp)):
+        p99 = result.percentile(0.99)
+        verdict(f"{name} ≥ 2,000 req/s", result.rate >= 2000, f"{result.rate:,.0f} req/s")
+        verdict(f"{name} p99 ≤ 30 ms", p99 <= 30, f"{p99:.1f} ms")
     verdict("peak RSS per worker ≤ 150 MB", bool(rss) and max(rss) <= 150, f"{max(rss, default=0):.0f} MB")
+    verdict("OAuth costs ≤ 5% of throughput", cost <= 0.05, f"{cost:.1%}")
 
 
 if __name__ == "__main__":

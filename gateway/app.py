@@ -22,7 +22,9 @@ from gateway import metrics
 from gateway.backend import GrpcSearchBackend, SearchBackend
 from gateway.cursor import CursorCodec, PatientIds
 from gateway.pipeline import Pipeline, build_pipeline
+from gateway.policy.registry.store.base import RegistryStore
 from gateway.problem import problem_response
+from gateway.services import Services
 from gateway.settings import Settings
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
@@ -35,6 +37,7 @@ PIPELINE = web.AppKey("pipeline", Pipeline)
 CURSORS = web.AppKey("cursors", CursorCodec)
 PATIENT_IDS = web.AppKey("patient_ids", PatientIds)
 ERROR_RENDERERS = web.AppKey("error_renderers", list[tuple[str, ErrorRenderer]])
+SERVICES = web.AppKey("services", Services)
 REQUEST_ID = web.RequestKey("request_id", str)
 
 PMPDB_SERVICE = "pmp.v1.PrescriptionSearch"
@@ -132,7 +135,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready: pmpdb answers SERVING. Also lists every pipeline stage's state, disabled ones included."""
+    """Ready: pmpdb answers SERVING and the registry answers. Also lists every pipeline stage's state, disabled
+    ones included."""
     checks: dict[str, str] = {}
     channel = request.app.get(PMPDB_CHANNEL)
     if channel is None:
@@ -145,7 +149,12 @@ async def readyz(request: web.Request) -> web.Response:
             checks["pmpdb"] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status).lower()
         except grpc.aio.AioRpcError as exc:
             checks["pmpdb"] = f"unreachable ({exc.code().name.lower()})"
-    ready = checks["pmpdb"] in {"serving", "in-process test backend"}
+    try:
+        await request.app[SERVICES].registry.ping()
+        checks["registry"] = "ok"
+    except Exception as exc:  # any failure of the store means not ready; the kind is enough for an operator
+        checks["registry"] = f"unavailable ({type(exc).__name__})"
+    ready = checks["pmpdb"] in {"serving", "in-process test backend"} and checks["registry"] == "ok"
     body = {"status": "ready" if ready else "not-ready", "checks": checks, "stages": request.app[PIPELINE].describe()}
     return json_response(body, 200 if ready else 503)
 
@@ -161,19 +170,29 @@ def create_app(
     pmpdb_target: str,
     *,
     cursor_key: bytes,
+    issuer: str,
     backend: SearchBackend | None = None,
+    registry: RegistryStore | None = None,
 ) -> web.Application:
-    """The gateway for one process. ``backend`` replaces the gRPC backend in tests (then ``pmpdb_target`` is
-    unused); otherwise one grpc.aio channel to ``pmpdb_target`` is opened when the app starts."""
-    from gateway.routes import fhir
+    """The gateway for one process. ``issuer`` is the OAuth issuer and token audience (see
+    ``gateway.services.default_issuer``). ``backend`` replaces the gRPC backend in tests (then ``pmpdb_target`` is
+    unused); otherwise one grpc.aio channel to ``pmpdb_target`` is opened when the app starts. ``registry`` (an
+    unopened store) replaces the one the settings name."""
+    from gateway.pipeline.authenticate import Authenticate
+    from gateway.pipeline.identify import Identify
+    from gateway.routes import fhir, ncpdp, oauth
 
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[observe])
     app[SETTINGS] = settings
     app[CURSORS] = CursorCodec(cursor_key, settings.token_ttl_seconds)
     app[PATIENT_IDS] = PatientIds(cursor_key, settings.token_ttl_seconds)
     app[ERROR_RENDERERS] = []
+    services = Services.build(settings, issuer=issuer, registry=registry)
+    app[SERVICES] = services
+    app.cleanup_ctx.append(services.lifecycle)
+    authenticate, identify = Authenticate(services.tokens.verifier), Identify(services.registry)
     if backend is not None:
-        app[PIPELINE] = build_pipeline(settings, backend)
+        app[PIPELINE] = build_pipeline(settings, backend, authenticate=authenticate, identify=identify)
     else:
 
         async def pmpdb_channel(app: web.Application) -> AsyncIterator[None]:
@@ -182,7 +201,9 @@ def create_app(
                 options=[("grpc.keepalive_time_ms", 30_000), ("grpc.keepalive_permit_without_calls", 1)],
             )
             app[PMPDB_CHANNEL] = channel
-            app[PIPELINE] = build_pipeline(settings, GrpcSearchBackend(channel))
+            app[PIPELINE] = build_pipeline(
+                settings, GrpcSearchBackend(channel), authenticate=authenticate, identify=identify
+            )
             yield
             await channel.close()
 
@@ -190,5 +211,7 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
+    oauth.setup(app, services.tokens)
     fhir.setup(app)
+    ncpdp.setup(app)
     return app

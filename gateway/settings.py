@@ -55,10 +55,27 @@ class Settings(BaseSettings):
     search_page_size: int = Field(default=50, ge=1, le=500, description="FHIR search: _count default")
     token_ttl_seconds: int = Field(default=3600, ge=60, description="life of patient ids / paging cursors we issue")
 
-    # Pipeline stages built by later issues. Each is off until its issue lands; enabling one that is not built
-    # fails at start-up, and /readyz lists every stage's state (never a check that silently passes).
-    authenticate: bool = False  # OAuth 2.0 access tokens (issue 5)
-    identify: bool = False  # registered end users (issue 5)
+    # the gateway's own database: EDS / client / user registry (and, later, the audit trail)
+    gateway_store: Literal["sqlite", "postgres"] = "sqlite"
+    gateway_postgres_dsn: str = Field(default="", description="empty = postgres_dsn")
+    gateway_postgres_schema: str = "gateway"
+
+    # shared state between replicas: token replay, revocations (and, later, suspensions and rate limits)
+    redis_url: str = Field(default="", description="e.g. redis://127.0.0.1:6379/0; empty = in-process (one host)")
+    redis_prefix: str = Field(default="pmp:", description="namespace for every key the gateway writes")
+
+    # OAuth 2.0 token service (SMART Backend Services)
+    oauth_issuer: str = Field(default="", description="empty = public_base_url, else http://host:port as served")
+    oauth_token_ttl_seconds: int = Field(default=300, ge=30, le=300, description="SMART: at most 300")
+    oauth_signing_alg: Literal["RS256", "ES256"] = "RS256"
+    oauth_token_cache_entries: int = Field(default=10_000, ge=0, description="verified access tokens kept per worker")
+    oauth_jwks_allow_http: bool = Field(default=False, description="fetch client JWKS over plain http: tests only")
+
+    # Pipeline stages. Turning authenticate / identify off is for local experiments only (serve then refuses a
+    # non-loopback address). Stages of later issues are off until built: enabling one fails at start-up, and
+    # /readyz lists every stage's state (never a check that silently passes).
+    authenticate: bool = True  # OAuth 2.0 access tokens
+    identify: bool = True  # registered, active end users linked to the calling EDS
     suspension: bool = False  # suspended EDS / users / states (issue 6)
     rate_limit: bool = False  # GCRA per EDS / user / state (issue 6)
     alerts: bool = False  # clinical indicators (issue 8)
@@ -67,6 +84,14 @@ class Settings(BaseSettings):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "pmpdb.sqlite3"
+
+    @property
+    def gateway_sqlite_path(self) -> Path:
+        return self.data_dir / "gateway.sqlite3"
+
+    @property
+    def gateway_dsn(self) -> str:
+        return self.gateway_postgres_dsn or self.postgres_dsn
 
     @classmethod
     def settings_customise_sources(

@@ -1,19 +1,32 @@
 """Helpers for testing against the gateway, shipped as public API (like ``structlog.testing``).
 
 ``FakeSearchBackend`` stands in for pmpdb (the ``SearchBackend`` seam), so pipeline and route tests need no
-server; ``settings_for_tests`` gives settings rooted in a temporary directory.
+server; ``settings_for_tests`` gives settings rooted in a temporary directory. For tests with real tokens:
+``ClientKey`` (an EDS client's key pair and SMART client assertions), ``register_client`` (an active EDS, its
+``private_key_jwt`` client and a registered prescriber in a registry) and ``token_form`` (the token request).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from gateway.auth import scopes
+from gateway.policy.registry.model import NewUser, UserRole
+from gateway.policy.registry.store.base import RegistryStore
 from gateway.settings import Settings
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
+
+TEST_ISSUER = "http://127.0.0.1"  # an OAuth issuer for apps whose tokens the test never asks for
 
 Answer = pb.SearchHistoryResponse | PmpError | Callable[[pb.SearchHistoryRequest], pb.SearchHistoryResponse]
 
@@ -46,3 +59,68 @@ def settings_for_tests(data_dir: Path, **overrides: Any) -> Settings:
     """Settings for a test: the defaults (the environment ignored), everything under ``data_dir``."""
     defaults = {name: field.default for name, field in Settings.model_fields.items()}
     return Settings.model_validate({**defaults, "data_dir": data_dir, **overrides})
+
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+TEST_NPI = "1234567893"  # a valid NPI (Luhn with the 80840 prefix); the IG examples' practitioner uses it too
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKey:
+    """An EDS client's RSA key pair: the public JWK Set to register and RS384 client assertions (SMART)."""
+
+    key: RSAKey
+
+    @classmethod
+    def generate(cls, kid: str = "client-key-1") -> ClientKey:
+        return cls(RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS384"}))
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [self.key.as_dict(private=False)]}
+
+    def private_jwk(self) -> dict[str, Any]:
+        return dict(self.key.as_dict(private=True))
+
+    def assertion(self, client_id: str, token_url: str, *, lifetime: int = 240) -> str:
+        now = int(time.time())
+        claims = {"iss": client_id, "sub": client_id, "aud": token_url, "exp": now + lifetime, "jti": uuid.uuid4().hex}
+        header = {"alg": "RS384", "typ": "JWT", "kid": self.key.kid}
+        return jwt.encode(header, claims, self.key, algorithms=["RS384"])
+
+
+def token_form(assertion: str, scope: str) -> dict[str, str]:
+    """The ``client_credentials`` token request of SMART Backend Services."""
+    return {
+        "grant_type": "client_credentials",
+        "scope": scope,
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": assertion,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    eds_id: str
+    client_id: str
+    user_id: str
+    npi: str
+    key: ClientKey
+
+
+async def register_client(
+    registry: RegistryStore,
+    *,
+    scope: str = f"{scopes.MEDICATION_DISPENSE_READ} {scopes.NCPDP_HISTORY}",
+    npi: str = TEST_NPI,
+    first: str = "ADAM",
+    last: str = "AMSTER",
+    key: ClientKey | None = None,
+) -> Registration:
+    """An active EDS with one ``private_key_jwt`` client and one active prescriber linked to it."""
+    key = key or ClientKey.generate()
+    eds = await registry.add_eds(name="Test EHR", agreement="TEST-1", state="UT")
+    client = (await registry.add_client(eds.id, scope=scope, jwks=key.jwks())).client
+    user = await registry.add_user(
+        NewUser(role=UserRole.PRESCRIBER, first_name=first, last_name=last, eds_ids=(eds.id,), npi=npi)
+    )
+    return Registration(eds.id, client.client_id, user.id, npi, key)

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from gateway.settings import Settings, load_settings
+from pmpcli.registry import COMMANDS as REGISTRY_COMMANDS
+from pmpcli.registry import add_registry_parsers
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     drugs_sub = drugs.add_subparsers(dest="drugs_command", required=True)
     drugs_load = drugs_sub.add_parser("load", help="replace the drug reference with a CSV")
     drugs_load.add_argument("file", type=Path)
+
+    add_registry_parsers(sub)  # eds, clients, users
     return parser
 
 
@@ -73,4 +77,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from pmpcli.drugs import drugs_load
 
         return drugs_load(settings, args.file)
+    if args.command in REGISTRY_COMMANDS:
+        from pmpcli.registry import run_registry
+
+        return run_registry(args, settings)
     raise AssertionError(args.command)  # argparse rejects unknown commands first

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import ipaddress
 import logging
 import os
 import shutil
@@ -22,6 +21,7 @@ from typing import Any
 
 from gateway.cursor import load_or_create_key
 from gateway.logs import configure_logging
+from gateway.services import DeploymentError, check_deployment, default_issuer, is_loopback
 from gateway.settings import Settings
 from pmpcli.demo import load_demo_if_empty
 from pmpcli.loop import run
@@ -56,11 +56,7 @@ def refuse_open_network(settings: Settings, host: str) -> None:
     """Until the authenticate and audit stages exist, PHI is served only on loopback."""
     if settings.allow_unauthenticated_network or (settings.authenticate and settings.audit):
         return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
+    if not is_loopback(host):
         raise SystemExit(
             f"pmp-gateway: refusing to listen on {host}: authentication and audit are not enabled, so PHI would be "
             "served to anyone who can connect. Listen on loopback, or set PMP_ALLOW_UNAUTHENTICATED_NETWORK=true "
@@ -97,18 +93,24 @@ async def _run_gateway(
     from gateway.app import create_app
 
     stop = stop or _stop_event()
-    app = create_app(settings, target, cursor_key=load_or_create_key(settings.data_dir))
+    if sock is None:  # bound before the app is made: the OAuth issuer names the port actually served
+        sock = _listening_socket(settings.host, settings.port, reuse_port=False)
+    host, port = sock.getsockname()[:2]
+    app = create_app(
+        settings,
+        target,
+        cursor_key=load_or_create_key(settings.data_dir),
+        issuer=default_issuer(settings, settings.host, port),
+    )
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     try:
-        site: web.BaseSite
-        site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, settings.host, settings.port)
+        site = web.SockSite(runner, sock)
         await site.start()
         if ready is not None:
             os.write(ready, b"1")
             os.close(ready)
         else:
-            host, port = runner.addresses[0][:2]
             print(f"pmp-gateway listening on http://{host}:{port} (pmpdb at {target})", flush=True)
         gc.freeze()  # start-up objects never need collecting; a full pass over them stalls ~60 ms
         await stop.wait()
@@ -141,6 +143,13 @@ def _reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    sock = _reuseport_socket(host, port) if reuse_port else socket.create_server((host, port), reuse_port=False)
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
 async def _worker(settings: Settings, sock: socket.socket, ready: int, index: int) -> None:
     """A worker: its own pmpdb on a private unix socket (unless a remote one is configured) and the gateway."""
     stop = _stop_event()
@@ -166,10 +175,7 @@ def _fork_worker(settings: Settings, port: int, ready: int, index: int) -> int:
     # child: its own listening socket on the shared port, its own loop, pmpdb and gRPC channel
     code = 0
     try:
-        sock = _reuseport_socket(settings.host, port)
-        sock.listen(1024)
-        sock.setblocking(False)
-        run(_worker(settings, sock, ready, index))
+        run(_worker(settings, _listening_socket(settings.host, port, reuse_port=True), ready, index))
     except BaseException:
         logging.getLogger("pmpcli.worker").exception("gateway worker failed")
         code = 1
@@ -237,6 +243,10 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
     overrides = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
     settings = settings.model_copy(update=overrides)
     refuse_open_network(settings, settings.host)
+    try:
+        check_deployment(settings)
+    except DeploymentError as exc:
+        raise SystemExit(f"pmp-gateway: {exc}") from None
     if settings.workers == 1:
         run(_serve_one(settings, demo))
     else:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from gateway.pipeline.context import RequestContext
-from gateway.policy.disclosure import ALLOWED_PURPOSES, DEFAULT_PURPOSE, DELEGATE_ROLES, UNSTATED_ROLE
+from gateway.policy.disclosure import (
+    ALLOWED_PURPOSES,
+    DEFAULT_PURPOSE,
+    DELEGATE_ROLES,
+    REFERENCE_REQUIRED,
+    UNSTATED_ROLE,
+)
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
 
@@ -36,7 +42,8 @@ class Authorize:
         purpose = requester.purpose or DEFAULT_PURPOSE[role]
         if purpose not in allowed:
             raise _forbidden("the stated purpose is not allowed for this role")
-        if purpose == pb.PURPOSE_INVESTIGATION and not requester.case_number.strip():
-            raise _forbidden("law enforcement requests need a case number or warrant")
+        needs_reference = REFERENCE_REQUIRED.get(purpose)
+        if needs_reference and not requester.case_number.strip():
+            raise _forbidden(needs_reference)
         requester.purpose = purpose
         ctx.notes[self.name] = f"{pb.Role.Name(role).lower()}/{pb.Purpose.Name(purpose).lower()}"

@@ -19,7 +19,6 @@ class RequestContext:
     search: pb.SearchHistoryRequest
     response: pb.SearchHistoryResponse | None = None
     authorization: str = ""  # the request's Authorization header, for the authenticate stage only
-    required_scope: str = ""  # the scope the route needs (authenticate checks the token carries it)
     client_id: str = ""  # the OAuth client (set by authenticate)
     eds_id: str = ""  # the EDS that client belongs to (set by authenticate; identify checks the user's link)
     scopes: frozenset[str] = frozenset()

@@ -56,8 +56,6 @@ class Pipeline:
 
 # Stages owned by later issues: (setting / stage name, owner).
 _PENDING = (
-    ("authenticate", "issue 5: OAuth 2.0"),
-    ("identify", "issue 5: EDS and end-user registry"),
     ("suspension", "issue 6: immediate suspension"),
     ("rate_limit", "issue 6: distributed rate limits"),
 )
@@ -76,14 +74,40 @@ def _pending(settings: Settings, specs: tuple[tuple[str, str], ...]) -> list[Sta
     return stages
 
 
-def build_pipeline(settings: Settings, backend: SearchBackend) -> Pipeline:
-    """The DESIGN §1 order. Refuses settings that enable a stage this build does not have."""
+@dataclass(slots=True, frozen=True)
+class TurnedOff(DisabledStage):
+    """A built stage the settings turned off (local experiments; serve then stays on loopback)."""
+
+    @property
+    def state(self) -> str:
+        return f"disabled: turned off in settings ({self.owner})"
+
+
+def _built(settings: Settings, name: str, stage: Stage | None) -> Stage:
+    if not getattr(settings, name):
+        return TurnedOff(name, f"PMP_{name.upper()}=false")
+    if stage is None:
+        raise PipelineConfigurationError(f"pipeline stage {name!r} is enabled but was not given its dependencies")
+    return stage
+
+
+def build_pipeline(
+    settings: Settings,
+    backend: SearchBackend,
+    *,
+    authenticate: Stage | None = None,
+    identify: Stage | None = None,
+) -> Pipeline:
+    """The DESIGN §1 order. Refuses settings that enable a stage this build does not have, or one whose
+    dependencies (token verifier, registry) were not given."""
     from gateway.pipeline.authorize import Authorize
     from gateway.pipeline.minimum_necessary import MinimumNecessary
     from gateway.pipeline.search import Search
 
     return Pipeline(
         [
+            _built(settings, "authenticate", authenticate),
+            _built(settings, "identify", identify),
             *_pending(settings, _PENDING),
             Authorize(),
             Search(backend),

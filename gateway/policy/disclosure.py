@@ -1,9 +1,9 @@
 """The state's disclosure rules, as data: which roles may ask for which purposes, and which fields leave.
 
 Rule sources (see docs/architecture.md): only registered users with a bona fide treatment relationship query for
-treatment; delegates act for a supervising prescriber; law enforcement needs a case number or warrant; only a listed
-set of fields may be disclosed — pharmacy, patient name / DOB / address, dates, Rx number, quantity, days supply,
-NDC / drug, prescriber (plus the refill and status fields clinical review needs).
+treatment; delegates act for a supervising prescriber; law enforcement needs a case number or warrant, regulators an
+investigation reference; only a listed set of fields may be disclosed — pharmacy, patient name / DOB / address, dates,
+Rx number, quantity, days supply, NDC / drug, prescriber (plus the refill and status fields clinical review needs).
 """
 
 from __future__ import annotations
@@ -35,6 +35,13 @@ DEFAULT_PURPOSE: dict[Role, Purpose] = {
     pb.ROLE_UNLICENSED_DELEGATE: pb.PURPOSE_TREATMENT,
     pb.ROLE_LAW_ENFORCEMENT: pb.PURPOSE_INVESTIGATION,
     pb.ROLE_REGULATOR: pb.PURPOSE_REGULATORY,
+}
+
+# Purposes that must name the matter they serve, and the refusal when the request does not. The reference travels
+# in ``Requester.case_number``: law enforcement's case number or warrant, a regulator's investigation reference.
+REFERENCE_REQUIRED: dict[Purpose, str] = {
+    pb.PURPOSE_INVESTIGATION: "law enforcement requests need a case number or warrant",
+    pb.PURPOSE_REGULATORY: "regulator requests need an investigation reference",
 }
 
 # The IG's `authorized-practitioner` is the practitioner entitled to request; every IG example leaves the

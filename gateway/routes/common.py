@@ -40,6 +40,20 @@ async def run_pipeline(request: web.Request, ctx: RequestContext) -> pb.SearchHi
     return ctx.response
 
 
+def bearer(request: web.Request) -> str:
+    """The Authorization header as sent ("" when absent); the authenticate stage judges it."""
+    return request.headers.get("Authorization", "")
+
+
+def add_error_headers(response: web.Response, error: PmpError) -> web.Response:
+    """``Retry-After`` for errors that say when to retry; the RFC 6750 ``Bearer`` challenge with a 401."""
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    if error.code == pb.ERROR_CODE_UNAUTHENTICATED:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="pmp-gateway"'
+    return response
+
+
 def today() -> date:
     return date.today()
 

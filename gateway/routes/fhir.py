@@ -12,7 +12,7 @@ from aiohttp import web
 from adapters import fhir
 from gateway.app import CURSORS, ERROR_RENDERERS, PATIENT_IDS, SETTINGS
 from gateway.routes import end_user
-from gateway.routes.common import base_url, new_context, read_body, run_pipeline, today
+from gateway.routes.common import add_error_headers, base_url, bearer, new_context, read_body, run_pipeline, today
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
 
@@ -26,10 +26,7 @@ def fhir_response(body: bytes, status: int = 200) -> web.Response:
 
 
 def error_response(error: PmpError) -> web.Response:
-    response = fhir_response(fhir.encode_outcome(error), error.http_status)
-    if error.retry_after is not None:
-        response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
-    return response
+    return add_error_headers(fhir_response(fhir.encode_outcome(error), error.http_status), error)
 
 
 _FORMAT_ALIASES = {"json": "application/fhir+json", "fhir+json": "application/fhir+json"}
@@ -92,6 +89,7 @@ async def pdmp_history(request: web.Request) -> web.Response:
         max_lookback_days=settings.history_max_days,
     )
     ctx = new_context(request, "fhir", "pdmp-history", params.request)
+    ctx.authorization = bearer(request)
     response = await run_pipeline(request, ctx)
     body = fhir.encode_pdmp_history(
         response,
@@ -129,6 +127,7 @@ async def dispense_search(request: web.Request) -> web.Response:
     page_request.CopyFrom(query)  # sealed into the next cursor: no requester, no derived fields
     query.requester.CopyFrom(_search_requester(request))
     ctx = new_context(request, "fhir", "dispense-search", query)
+    ctx.authorization = bearer(request)
     response = await run_pipeline(request, ctx)
     if search.status and search.status != "completed":
         # The PMP holds completed dispensations only: any other status matches nothing (after the same checks).

@@ -16,6 +16,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# For tests of something else than OAuth: the gateway without its authenticate and identify stages (serve then
+# stays on loopback). tests/e2e/test_auth.py runs the protocols with tokens and the registry.
+NO_AUTH = {"PMP_AUTHENTICATE": "false", "PMP_IDENTIFY": "false"}
+
+
 def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMP_")}
     env.update({"PMP_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}, **extra)

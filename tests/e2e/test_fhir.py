@@ -12,18 +12,18 @@ import orjson
 import pytest
 from fhirpy import AsyncFHIRClient
 
-from tests.adapters.fhir.fhir_test_data import EX1, example, valid_bundle, valid_outcome, valid_parameters
-from tests.e2e.processes import cli_env, running
+from tests.adapters.fhir.fhir_test_data import valid_bundle, valid_outcome, valid_parameters
+from tests.e2e.demo_queries import history_parameters
+from tests.e2e.processes import NO_AUTH, cli_env, running
 
 READY = r"listening on http://([\d.]+):(\d+)"
 END_USER = {"X-PMP-End-User": "role=prescriber; npi=1234567893"}
-ACTIVITY_PERIOD = "http://hl7.org/fhir/us/pdmp/StructureDefinition/pdmp-activity-period-extension"
 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
     data = tmp_path_factory.mktemp("data")
-    with running("serve", "--port", "0", "--workers", "2", env=cli_env(data), ready=READY) as (_, m):
+    with running("serve", "--port", "0", "--workers", "2", env=cli_env(data, **NO_AUTH), ready=READY) as (_, m):
         truth = json.loads((data / "demo" / "ground-truth.json").read_text())
         yield f"http://{m.group(1)}:{m.group(2)}", truth
 
@@ -31,22 +31,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dic
 @pytest.fixture
 async def client(gateway: tuple[str, dict[str, Any]]) -> AsyncFHIRClient:
     return AsyncFHIRClient(f"{gateway[0]}/fhir", extra_headers=END_USER)
-
-
-def _history_parameters(person: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:
-    q = person["query"]
-    params = example(EX1)  # the IG's example 1, with our patient in it
-    for p in params["parameter"]:
-        if p["name"] == "patient":
-            p["resource"] = {
-                "resourceType": "Patient",
-                "name": [{"family": q["last_name"], "given": [q["first_name"]]}],
-                "birthDate": q["birth_date"],
-                "gender": {"F": "female", "M": "male"}.get(q["gender"], "unknown"),
-                "address": [{"postalCode": q["zip"]}],
-            }
-            p["extension"] = [{"url": ACTIVITY_PERIOD, "valuePeriod": {"start": truth["start"], "end": truth["end"]}}]
-    return params
 
 
 def _pick(truth: dict[str, Any], count: int = 5) -> list[dict[str, Any]]:
@@ -57,7 +41,7 @@ def _pick(truth: dict[str, Any], count: int = 5) -> list[dict[str, Any]]:
 async def test_pdmp_history_returns_exactly_the_ground_truth(client: AsyncFHIRClient, gateway: Any) -> None:
     _, truth = gateway
     for person in _pick(truth):
-        answer = await client.execute("Patient/$pdmp-history", method="post", data=_history_parameters(person, truth))
+        answer = await client.execute("Patient/$pdmp-history", method="post", data=history_parameters(person, truth))
         parameters = valid_parameters(orjson.dumps(answer))
         bundle = next(p["resource"] for p in parameters["parameter"] if p["name"] == "pdmp-history-data")
         dispenses = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationDispense"]

@@ -17,7 +17,7 @@ import pytest
 from protos.pmp.v1 import pmp_pb2 as pb
 from protos.pmp.v1 import pmp_pb2_grpc as pb_grpc
 from tests.conftest import POSTGRES_DSN, drop_schema
-from tests.e2e.processes import cli_env, run_cli, running
+from tests.e2e.processes import NO_AUTH, cli_env, run_cli, running
 
 GENDER = {"F": pb.GENDER_FEMALE, "M": pb.GENDER_MALE}
 
@@ -25,9 +25,10 @@ GENDER = {"F": pb.GENDER_FEMALE, "M": pb.GENDER_MALE}
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def env(request: pytest.FixtureRequest, tmp_path: Path, pg_schema: str) -> Iterator[dict[str, str]]:
     if request.param == "sqlite":
-        yield cli_env(tmp_path / "data")
+        yield cli_env(tmp_path / "data", **NO_AUTH)
         return
-    yield cli_env(tmp_path / "data", PMP_STORE="postgres", PMP_POSTGRES_DSN=POSTGRES_DSN, PMP_POSTGRES_SCHEMA=pg_schema)
+    postgres = {"PMP_STORE": "postgres", "PMP_POSTGRES_DSN": POSTGRES_DSN, "PMP_POSTGRES_SCHEMA": pg_schema}
+    yield cli_env(tmp_path / "data", **NO_AUTH, **postgres)
     import asyncio
 
     asyncio.run(drop_schema(pg_schema))

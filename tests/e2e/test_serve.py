@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.e2e.processes import cli_env, running
+from tests.e2e.processes import NO_AUTH, cli_env, running
 
 READY = r"listening on http://([\d.]+):(\d+)"
 
@@ -28,6 +28,8 @@ async def test_serve_loads_demo_into_an_empty_store_and_is_ready(tmp_path: Path)
                 body = await r.json()
                 assert r.status == 200, body
                 assert body["checks"]["pmpdb"] == "serving"
+                assert body["checks"]["registry"] == "ok"
+                assert body["stages"]["authenticate"] == body["stages"]["identify"] == "enabled"
         loaded = dispensations(tmp_path)
         assert loaded > 0
         proc.send_signal(signal.SIGTERM)
@@ -38,5 +40,5 @@ async def test_serve_loads_demo_into_an_empty_store_and_is_ready(tmp_path: Path)
 
 
 async def test_serve_no_demo_keeps_the_store_empty(tmp_path: Path) -> None:
-    with running("serve", "--port", "0", "--no-demo", env=cli_env(tmp_path), ready=READY):
+    with running("serve", "--port", "0", "--no-demo", env=cli_env(tmp_path, **NO_AUTH), ready=READY):
         assert dispensations(tmp_path) == 0

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
 from gateway.cursor import load_or_create_key
-from gateway.testing import FakeSearchBackend, settings_for_tests
+from gateway.testing import TEST_ISSUER, FakeSearchBackend, settings_for_tests
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
 from tests.adapters.fhir.fhir_test_data import (
@@ -42,8 +42,10 @@ def backend() -> FakeSearchBackend:
 
 @pytest.fixture
 async def client(aiohttp_client: Any, backend: FakeSearchBackend, tmp_path: Path) -> TestClient:
-    settings = settings_for_tests(tmp_path, request_budget_seconds=0.5, max_body_bytes=64 * 1024)
-    app = create_app(settings, "", cursor_key=load_or_create_key(tmp_path), backend=backend)
+    settings = settings_for_tests(
+        tmp_path, request_budget_seconds=0.5, max_body_bytes=64 * 1024, authenticate=False, identify=False
+    )  # FHIR behaviour only: tests/gateway/test_auth_routes.py runs the same routes with tokens and the registry
+    app = create_app(settings, "", cursor_key=load_or_create_key(tmp_path), issuer=TEST_ISSUER, backend=backend)
     return await aiohttp_client(app)  # type: ignore[no-any-return]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,6 +43,7 @@ def ctx_for(requester: pb.Requester, *, budget: float = 5.0) -> RequestContext:
             ),
             pb.PURPOSE_INVESTIGATION,
         ),
+        (pb.Requester(role=pb.ROLE_REGULATOR, practitioner=NPI, case_number="INV-7"), pb.PURPOSE_REGULATORY),
     ],
 )
 async def test_authorize_allows(requester: pb.Requester, purpose: int) -> None:
@@ -58,6 +60,7 @@ async def test_authorize_allows(requester: pb.Requester, purpose: int) -> None:
         (pb.Requester(role=pb.ROLE_PRESCRIBER), "NPI"),
         (pb.Requester(role=pb.ROLE_UNLICENSED_DELEGATE, practitioner=NPI), "supervising"),
         (pb.Requester(role=pb.ROLE_LAW_ENFORCEMENT, practitioner=NPI), "case number"),
+        (pb.Requester(role=pb.ROLE_REGULATOR, practitioner=NPI), "investigation reference"),
         (pb.Requester(role=pb.ROLE_LAW_ENFORCEMENT, practitioner=NPI, purpose=pb.PURPOSE_TREATMENT), "purpose"),
         (pb.Requester(role=pb.ROLE_PRESCRIBER, practitioner=NPI, purpose=pb.PURPOSE_INVESTIGATION), "purpose"),
     ],
@@ -109,9 +112,28 @@ async def test_search_refuses_a_spent_budget() -> None:
     assert not backend.calls
 
 
-def test_unbuilt_stages_are_disabled_and_say_so(tmp_path: Path) -> None:
-    pipeline = build_pipeline(settings_for_tests(tmp_path), FakeSearchBackend(pb.SearchHistoryResponse()))
-    states = pipeline.describe()
+class _Passing:
+    """A built stage standing in for authenticate / identify (their own tests are in tests/gateway/auth and
+    tests/gateway/registry)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def __call__(self, ctx: RequestContext) -> None:
+        return None
+
+
+def _pipeline(tmp_path: Path, **settings: Any) -> Any:
+    return build_pipeline(
+        settings_for_tests(tmp_path, **settings),
+        FakeSearchBackend(pb.SearchHistoryResponse()),
+        authenticate=_Passing("authenticate"),
+        identify=_Passing("identify"),
+    )
+
+
+def test_stages_in_order_and_unbuilt_ones_disabled_and_saying_so(tmp_path: Path) -> None:
+    states = _pipeline(tmp_path).describe()
     assert list(states) == [
         "authenticate",
         "identify",
@@ -123,12 +145,28 @@ def test_unbuilt_stages_are_disabled_and_say_so(tmp_path: Path) -> None:
         "alerts",
         "audit",
     ]
-    assert states["authorize"] == "enabled"
+    assert states["authenticate"] == states["identify"] == states["authorize"] == "enabled"
     assert states["audit"].startswith("disabled: not built yet (issue 7")
+    assert states["suspension"].startswith("disabled: not built yet (issue 6")
+
+
+def test_built_stages_turned_off_say_so(tmp_path: Path) -> None:
+    pipeline = _pipeline(tmp_path, authenticate=False, identify=False)
+    states = pipeline.describe()
+    assert states["authenticate"] == "disabled: turned off in settings (PMP_AUTHENTICATE=false)"
+    assert states["identify"] == "disabled: turned off in settings (PMP_IDENTIFY=false)"
     assert all(isinstance(s, DisabledStage) for s in pipeline.stages if states[s.name] != "enabled")
 
 
-@pytest.mark.parametrize("stage", ["authenticate", "identify", "suspension", "rate_limit", "alerts", "audit"])
+@pytest.mark.parametrize("stage", ["authenticate", "identify"])
+def test_an_enabled_stage_without_its_dependencies_fails_at_start(tmp_path: Path, stage: str) -> None:
+    others = {"authenticate": _Passing("authenticate"), "identify": _Passing("identify")}
+    del others[stage]
+    with pytest.raises(PipelineConfigurationError, match=stage):
+        build_pipeline(settings_for_tests(tmp_path), FakeSearchBackend(pb.SearchHistoryResponse()), **others)
+
+
+@pytest.mark.parametrize("stage", ["suspension", "rate_limit", "alerts", "audit"])
 def test_enabling_an_unbuilt_stage_fails_at_start(tmp_path: Path, stage: str) -> None:
     with pytest.raises(PipelineConfigurationError, match=stage):
-        build_pipeline(settings_for_tests(tmp_path, **{stage: True}), FakeSearchBackend(pb.SearchHistoryResponse()))
+        _pipeline(tmp_path, **{stage: True})

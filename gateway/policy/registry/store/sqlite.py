@@ -1,0 +1,92 @@
+"""SQLite registry: the embedded default, ``<data_dir>/gateway.sqlite3``.
+
+Queries run on the event loop, as pmpdb's SQLite store does: a primary-key lookup costs microseconds and a thread
+hop would cost more. WAL lets the CLI register users while ``serve`` reads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.policy.registry.errors import RegistryConflictError, RegistryUnavailableError
+from gateway.policy.registry.store.base import RegistryStore, Row, Statement
+from gateway.policy.registry.store.schema import TABLES
+
+FILE_NAME = "gateway.sqlite3"
+
+
+class SqliteRegistry(RegistryStore):
+    """The registry in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+        self._data_version = -1
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RegistryUnavailableError("registry is not open")
+        return self._conn
+
+    async def open(self) -> None:
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("BEGIN IMMEDIATE")
+            for ddl in TABLES:
+                conn.execute(ddl)
+            conn.execute("COMMIT")
+            self._conn = conn
+        except (sqlite3.Error, OSError) as exc:
+            raise RegistryUnavailableError(f"cannot open the SQLite registry: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def _data_changed(self) -> bool:
+        """``PRAGMA data_version`` moves when another connection (another worker, the CLI) commits."""
+        try:
+            version = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise RegistryUnavailableError(f"registry query failed: {type(exc).__name__}") from exc
+        changed, self._data_version = version != self._data_version, version
+        return changed
+
+    async def _fetch(self, statement: str, *args: Any) -> list[Row]:
+        try:
+            return self._db.execute(statement, args).fetchall()
+        except sqlite3.Error as exc:
+            raise RegistryUnavailableError(f"registry query failed: {type(exc).__name__}") from exc
+
+    async def _write(self, statements: Sequence[Statement]) -> list[int]:
+        self._forget_reads()
+        conn = self._db
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise RegistryUnavailableError(f"registry write failed: {type(exc).__name__}") from exc
+        try:
+            counts = [conn.execute(statement, args).rowcount for statement, args in statements]
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK")
+            raise RegistryConflictError("the change conflicts with a registered record") from exc
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise RegistryUnavailableError(f"registry write failed: {type(exc).__name__}") from exc
+        return counts

@@ -1,0 +1,152 @@
+"""OAuth end to end (issue 5's demonstration): an EDS, its client and a prescriber are registered with the CLI;
+``pmp-gateway serve --workers 2`` (Redis for the shared token state) answers; authlib's own OAuth client gets a
+token with a SMART ``private_key_jwt`` assertion and runs a FHIR and an NCPDP query with it. The FHIR and NCPDP
+answers for the same person name the same dispensations."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import orjson
+import pytest
+from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
+from lxml import etree
+
+from adapters import ncpdp
+from gateway.auth import scopes
+from gateway.testing import ClientKey
+from tests.adapters.fhir.fhir_test_data import EX1, example, valid_parameters
+from tests.e2e.demo_queries import history_parameters
+from tests.e2e.processes import cli_env, run_cli, running
+from tests.gateway.auth.auth_helpers import SmartPrivateKeyJWT
+
+READY = r"listening on http://([\d.]+):(\d+)"
+NPI = "1928340565"  # the IG example 1's authorized practitioner, registered below
+NS = {"s": "http://www.ncpdp.org/schema/SCRIPT"}
+SCOPE = f"{scopes.MEDICATION_DISPENSE_READ} {scopes.NCPDP_HISTORY}"
+
+pytestmark = pytest.mark.redis
+
+
+def _cli_json(env: dict[str, str], *args: str) -> Any:
+    result = run_cli(*args, "--json", env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    data = tmp_path_factory.mktemp("data")
+    env = cli_env(data, PMP_REDIS_URL="redis://127.0.0.1:6379/0", PMP_REDIS_PREFIX=f"test-{uuid.uuid4().hex}:")
+    key = ClientKey.generate(kid="ehr-key-1")
+    (data / "jwks.json").write_text(json.dumps(key.jwks()))
+    eds = _cli_json(env, "eds", "add", "--name", "Valley EHR", "--agreement", "DUA-2026-7", "--state", "UT")["id"]
+    client = _cli_json(env, "clients", "add", "--eds", eds, "--jwks", str(data / "jwks.json"), "--scope", SCOPE)
+    _cli_json(
+        env, "users", "add", "--role", "prescriber", "--first", "ADAM", "--last", "AMSTER", "--npi", NPI, "--eds", eds
+    )
+    with running("serve", "--port", "0", "--workers", "2", env=env, ready=READY) as (_, m):
+        truth = json.loads((data / "demo" / "ground-truth.json").read_text())
+        yield {
+            "base": f"http://{m.group(1)}:{m.group(2)}",
+            "client_id": client["client_id"],
+            "key": key,
+            "truth": truth,
+        }
+
+
+@pytest.fixture
+async def oauth(deployment: dict[str, Any]) -> AsyncIterator[AsyncOAuth2Client]:
+    token_url = f"{deployment['base']}/oauth/token"
+    auth = SmartPrivateKeyJWT(token_url, alg="RS384", headers={"kid": "ehr-key-1"})
+    async with AsyncOAuth2Client(
+        client_id=deployment["client_id"],
+        client_secret=deployment["key"].key,
+        token_endpoint_auth_method=auth,
+        scope=SCOPE,
+        token_endpoint=token_url,
+        grant_type="client_credentials",
+        trust_env=False,
+        timeout=30,
+    ) as client:
+        token = await client.fetch_token(token_url, grant_type="client_credentials")
+        assert token["expires_in"] <= 300 and "refresh_token" not in token
+        yield client
+
+
+def _person(truth: dict[str, Any]) -> dict[str, Any]:
+    return next(p for p in truth["people"] if 3 <= len(p["dispensations"]) <= 40)
+
+
+def _fhir_request(person: dict[str, Any], truth: dict[str, Any]) -> bytes:
+    return orjson.dumps(history_parameters(person, truth))
+
+
+def _ncpdp_request(person: dict[str, Any], truth: dict[str, Any]) -> bytes:
+    q = person["query"]
+    gender = q["gender"] if q["gender"] in ("F", "M") else "U"
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<Message xmlns="http://www.ncpdp.org/schema/SCRIPT" TransactionDomain="SCRIPT" TransactionVersion="20170715"
+         StructuresVersion="20170715" DatatypesVersion="20170715" TransportVersion="20170715" ECLVersion="20170715">
+  <Header><To Qualifier="ZZZ">UTPMP</To><From Qualifier="D">VALLEYEHR</From>
+    <MessageID>e2e-{uuid.uuid4().hex[:20]}</MessageID><SentTime>2026-01-05T10:00:00Z</SentTime></Header>
+  <Body><RxHistoryRequest>
+    <Patient><HumanPatient><Name><LastName>{q["last_name"]}</LastName><FirstName>{q["first_name"]}</FirstName></Name>
+      <Gender>{gender}</Gender><DateOfBirth><Date>{q["birth_date"]}</Date></DateOfBirth>
+      <Address><PostalCode>{q["zip"]}</PostalCode></Address></HumanPatient></Patient>
+    <Prescriber><NonVeterinarian><Identification><NPI>{NPI}</NPI></Identification>
+      <Name><LastName>AMSTER</LastName><FirstName>ADAM</FirstName></Name></NonVeterinarian></Prescriber>
+    <RequestedDates><StartDate><Date>{truth["start"]}</Date></StartDate><EndDate><Date>{truth["end"]}</Date></EndDate>
+    </RequestedDates>
+  </RxHistoryRequest></Body>
+</Message>""".encode()
+
+
+async def test_fhir_and_ncpdp_with_an_authlib_token_name_the_same_dispensations(
+    oauth: AsyncOAuth2Client, deployment: dict[str, Any]
+) -> None:
+    base, truth = deployment["base"], deployment["truth"]
+    person = _person(truth)
+    fhir = await oauth.post(
+        f"{base}/fhir/Patient/$pdmp-history",
+        content=_fhir_request(person, truth),
+        headers={"Content-Type": "application/fhir+json"},
+    )
+    assert fhir.status_code == 200, fhir.text
+    parameters = valid_parameters(fhir.content)
+    bundle = next(p["resource"] for p in parameters["parameter"] if p["name"] == "pdmp-history-data")
+    dispenses = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationDispense"]
+    fhir_fills = sorted((d["whenPrepared"][:10], d["identifier"][0]["value"]) for d in dispenses if d.get("identifier"))
+
+    script = await oauth.post(
+        f"{base}/ncpdp/script", content=_ncpdp_request(person, truth), headers={"Content-Type": "application/xml"}
+    )
+    assert script.status_code == 200, script.text
+    reply = etree.fromstring(script.content)
+    assert ncpdp.validate(reply, ncpdp.V2017071) == []
+    dispensed = reply.findall("s:Body/s:RxHistoryResponse/s:MedicationDispensed", namespaces=NS)
+    ncpdp_fills = sorted(
+        (
+            m.findtext("s:LastFillDate/s:Date", namespaces=NS),
+            m.findtext("s:HistorySource/s:SourceReference", namespaces=NS),
+        )
+        for m in dispensed
+    )
+    assert fhir_fills == ncpdp_fills
+    assert len(fhir_fills) == len(person["dispensations"])
+
+
+async def test_a_token_is_required_on_every_worker(deployment: dict[str, Any]) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(trust_env=False) as http:
+        for _ in range(4):  # SO_REUSEPORT spreads connections over both workers
+            r = await http.post(
+                f"{deployment['base']}/fhir/Patient/$pdmp-history",
+                content=orjson.dumps(example(EX1)),
+                headers={"Content-Type": "application/fhir+json", "Connection": "close"},
+            )
+            assert r.status_code == 401
