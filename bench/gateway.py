@@ -109,14 +109,12 @@ def _free_port() -> int:
 
 def register_client(path: Path) -> tuple[str, Any]:
     """The bench EDS, client and prescriber in the data directory's registry (once), and the client's key."""
-    from joserfc.jwk import RSAKey
-
-    from gateway.testing import ClientKey
+    from gateway.auth.client_key import ClientKey
 
     saved = path / "bench-client.json"
     if saved.exists():
         data = json.loads(saved.read_text())
-        return data["client_id"], ClientKey(RSAKey.import_key(data["key"]))
+        return data["client_id"], ClientKey.from_private_jwk(data["key"])
     key = ClientKey.generate(kid="bench-1")
     (path / "bench-jwks.json").write_text(json.dumps(key.jwks()))
     eds = _cli_json(path, "eds", "add", "--name", "Bench EHR", "--state", "UT")["id"]
@@ -137,7 +135,7 @@ def _cli_json(path: Path, *args: str) -> Any:
 
 
 def fetch_token(port: int, client_id: str, key: Any) -> str:
-    from gateway.testing import token_form
+    from gateway.auth.client_key import token_form
 
     token_url = f"http://127.0.0.1:{port}/oauth/token"
     form = urllib.parse.urlencode(token_form(key.assertion(client_id, token_url), SCOPE)).encode()

@@ -9,20 +9,28 @@ server; ``settings_for_tests`` gives settings rooted in a temporary directory. F
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from joserfc import jwt
-from joserfc.jwk import RSAKey
-
 from gateway.auth import scopes
+from gateway.auth.client_key import ASSERTION_TYPE, ClientKey, token_form
 from gateway.policy.registry.model import NewUser, UserRole
 from gateway.policy.registry.store.base import RegistryStore
 from gateway.settings import Settings
+
+__all__ = [
+    "ASSERTION_TYPE",
+    "TEST_ISSUER",
+    "TEST_NPI",
+    "ClientKey",
+    "FakeSearchBackend",
+    "Registration",
+    "register_client",
+    "settings_for_tests",
+    "token_form",
+]
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
 
@@ -61,41 +69,7 @@ def settings_for_tests(data_dir: Path, **overrides: Any) -> Settings:
     return Settings.model_validate({**defaults, "data_dir": data_dir, **overrides})
 
 
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TEST_NPI = "1234567893"  # a valid NPI (Luhn with the 80840 prefix); the IG examples' practitioner uses it too
-
-
-@dataclass(frozen=True, slots=True)
-class ClientKey:
-    """An EDS client's RSA key pair: the public JWK Set to register and RS384 client assertions (SMART)."""
-
-    key: RSAKey
-
-    @classmethod
-    def generate(cls, kid: str = "client-key-1") -> ClientKey:
-        return cls(RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS384"}))
-
-    def jwks(self) -> dict[str, Any]:
-        return {"keys": [self.key.as_dict(private=False)]}
-
-    def private_jwk(self) -> dict[str, Any]:
-        return dict(self.key.as_dict(private=True))
-
-    def assertion(self, client_id: str, token_url: str, *, lifetime: int = 240) -> str:
-        now = int(time.time())
-        claims = {"iss": client_id, "sub": client_id, "aud": token_url, "exp": now + lifetime, "jti": uuid.uuid4().hex}
-        header = {"alg": "RS384", "typ": "JWT", "kid": self.key.kid}
-        return jwt.encode(header, claims, self.key, algorithms=["RS384"])
-
-
-def token_form(assertion: str, scope: str) -> dict[str, str]:
-    """The ``client_credentials`` token request of SMART Backend Services."""
-    return {
-        "grant_type": "client_credentials",
-        "scope": scope,
-        "client_assertion_type": ASSERTION_TYPE,
-        "client_assertion": assertion,
-    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import date, timedelta
 from pathlib import Path
 
+from gateway.auth import scopes
+from gateway.auth.client_key import ClientKey
+from gateway.policy.registry import NewUser, UserRole, make_registry
+from gateway.settings import Settings
 from pmpdb.demo import generate, write_demo
 from pmpdb.ingest import ingest_path
 from pmpdb.store.base import Store
@@ -13,6 +18,8 @@ from pmpdb.store.base import Store
 log = logging.getLogger("pmpcli.demo")
 
 DEMO_YEARS = 2
+DEMO_NPI = "1928340565"  # the HL7 PDMP IG examples' authorized practitioner: their Parameters work as they are
+DEMO_SCOPE = f"{scopes.MEDICATION_DISPENSE_READ} {scopes.NCPDP_HISTORY}"
 
 
 def demo_window(today: date | None = None) -> tuple[date, date]:
@@ -51,3 +58,32 @@ async def load_demo(store: Store, out: Path, *, patients: int = 200, seed: int =
         accepted += report.counts.accepted
     log.info("demo data loaded", extra={"dispensations": accepted})
     return accepted
+
+
+async def register_demo_client(settings: Settings) -> Path | None:
+    """Into a registry with no EDS: a demo EDS, its ``private_key_jwt`` client (key written to
+    ``<data_dir>/demo/client.json``, mode 0600, for ``pmp-gateway token``) and the IG examples' prescriber."""
+    registry = make_registry(
+        settings.gateway_store,
+        data_dir=settings.data_dir,
+        postgres_dsn=settings.gateway_dsn,
+        postgres_schema=settings.gateway_postgres_schema,
+    )
+    await registry.open()
+    try:
+        if await registry.list_eds():
+            return None
+        key = ClientKey.generate(kid="demo-1")
+        eds = await registry.add_eds(name="Demo EHR", agreement="DEMO", state=settings.state_code)
+        client = (await registry.add_client(eds.id, scope=DEMO_SCOPE, jwks=key.jwks())).client
+        await registry.add_user(
+            NewUser(role=UserRole.PRESCRIBER, first_name="ADAM", last_name="AMSTER", eds_ids=(eds.id,), npi=DEMO_NPI)
+        )
+        path = settings.data_dir / "demo" / "client.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps({"client_id": client.client_id, "key": key.private_jwk(), "scope": DEMO_SCOPE}))
+        log.info("demo client registered", extra={"client_id": client.client_id, "eds": eds.id})
+        return path
+    finally:
+        await registry.close()

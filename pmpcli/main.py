@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     drugs_load = drugs_sub.add_parser("load", help="replace the drug reference with a CSV")
     drugs_load.add_argument("file", type=Path)
 
+    token = sub.add_parser("token", help="get an access token from a running gateway with a client key file")
+    token.add_argument("--client", type=Path, help="client key file (default: <data_dir>/demo/client.json)")
+    token.add_argument("--url", default="", help="the gateway's base URL (default: http://<host>:<port>)")
+    token.add_argument("--scope", help="space-separated scopes (default: the client file's)")
+
     add_registry_parsers(sub)  # eds, clients, users
     return parser
 
@@ -73,6 +78,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from pmpcli.serve import serve_pmpdb
 
         return serve_pmpdb(settings, listen=args.listen)
+    if args.command == "token":
+        from pmpcli.token import token
+
+        url = args.url or f"http://{settings.host}:{settings.port}"
+        return token(args.client or settings.data_dir / "demo" / "client.json", url, args.scope)
     if args.command == "drugs":
         from pmpcli.drugs import drugs_load
 

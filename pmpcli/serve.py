@@ -23,7 +23,7 @@ from gateway.cursor import load_or_create_key
 from gateway.logs import configure_logging
 from gateway.services import DeploymentError, check_deployment, default_issuer, is_loopback
 from gateway.settings import Settings
-from pmpcli.demo import load_demo_if_empty
+from pmpcli.demo import load_demo_if_empty, register_demo_client
 from pmpcli.loop import run
 from pmpcli.stores import open_store, search_limits
 from pmpdb.runtime import serve_store
@@ -116,6 +116,12 @@ async def _run_gateway(
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+async def _demo_client(settings: Settings) -> None:
+    path = await register_demo_client(settings)
+    if path is not None:
+        print(f"pmp-gateway: demo client registered; get a token with: pmp-gateway token --client {path}", flush=True)
 
 
 async def _serve_one(settings: Settings, demo: bool) -> None:
@@ -247,6 +253,8 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
         check_deployment(settings)
     except DeploymentError as exc:
         raise SystemExit(f"pmp-gateway: {exc}") from None
+    if demo and settings.authenticate:
+        run(_demo_client(settings))  # before any fork: no gRPC object exists yet
     if settings.workers == 1:
         run(_serve_one(settings, demo))
     else:
