@@ -5,7 +5,9 @@ prints the new id (and, for ``clients add --secret``, the secret on a second lin
 one line per record, ``show`` the record. Exit status: 0 done, 2 bad input (nothing changed), 1 the registry
 cannot be reached. Errors are one line on stderr, never a traceback, and never echo an identifier.
 
-The registry is ``<PMP_DATA_DIR>/gateway.sqlite3`` (the PostgreSQL registry needs a setting that is not there yet).
+The registry is the one ``serve`` uses: ``<PMP_DATA_DIR>/gateway.sqlite3``, or PostgreSQL with
+``PMP_GATEWAY_STORE=postgres`` (``PMP_GATEWAY_POSTGRES_DSN`` else ``PMP_POSTGRES_DSN``; schema
+``PMP_GATEWAY_POSTGRES_SCHEMA``).
 
 ``users import FILE.csv``: UTF-8, a header row, then one user per row. Columns (order free; the first four
 required): ``role, first_name, last_name, eds`` and ``npi, dea, license, license_state, supervisor, expires,
@@ -168,7 +170,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.policy.registry import make_registry
 
     handler = _HANDLERS[(args.command, args.action)]
-    store = make_registry("sqlite", data_dir=settings.data_dir)
+    store = make_registry(
+        settings.gateway_store,
+        data_dir=settings.data_dir,
+        postgres_dsn=settings.gateway_dsn,
+        postgres_schema=settings.gateway_postgres_schema,
+    )
     await store.open()
     try:
         return await handler(store, args, settings)

@@ -8,7 +8,7 @@ Each issue carries an R4 issue-type code and, as the IG asks (standards.md §1.7
 | INVALID_REQUEST | error | structure (not JSON / wrong shape), required (… is required), else invalid | error |
 | UNSUPPORTED, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE | error | not-supported | error |
 | UNAUTHENTICATED | error | login | error |
-| FORBIDDEN, NOT_REGISTERED | error | forbidden | disallowed |
+| FORBIDDEN, INSUFFICIENT_SCOPE, NOT_REGISTERED | error | forbidden | disallowed |
 | SUSPENDED | error | suspended | disallowed |
 | RATE_LIMITED | error | throttled | error |
 | PATIENT_NOT_FOUND | error | not-found | no-data |
@@ -39,6 +39,7 @@ _ISSUE: Final[dict[int, tuple[str, str, str]]] = {  # code → (severity, issue 
     pb.ERROR_CODE_UNSUPPORTED_MEDIA_TYPE: ("error", "not-supported", "error"),
     pb.ERROR_CODE_UNAUTHENTICATED: ("error", "login", "error"),
     pb.ERROR_CODE_FORBIDDEN: ("error", "forbidden", "disallowed"),
+    pb.ERROR_CODE_INSUFFICIENT_SCOPE: ("error", "forbidden", "disallowed"),
     pb.ERROR_CODE_NOT_REGISTERED: ("error", "forbidden", "disallowed"),
     pb.ERROR_CODE_SUSPENDED: ("error", "suspended", "disallowed"),
     pb.ERROR_CODE_RATE_LIMITED: ("error", "throttled", "error"),

@@ -3,8 +3,8 @@ scopes; and the scope the route needs (``gateway.auth.scopes.REQUIRED_SCOPE``).
 
 A verified token is cached for its lifetime (``AccessTokenVerifier``), so the usual cost is a hash and two lookups.
 Refusals: no, malformed, invalid, expired or revoked token → UNAUTHENTICATED with one generic detail (the log has the
-reason); a token without the route's scope → FORBIDDEN naming the scope; a revocation list that cannot be confirmed →
-BACKEND_UNAVAILABLE (fail closed).
+reason); a token without the route's scope → INSUFFICIENT_SCOPE (403) naming the scope; a revocation list that
+cannot be confirmed → BACKEND_UNAVAILABLE (fail closed).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def authenticate(verifier: AccessTokenVerifier, authorization: str, required_sco
             pb.ERROR_CODE_BACKEND_UNAVAILABLE, "token revocation state is unavailable", retry_after=1.0
         ) from None
     if not verified.allows(required_scope):
-        raise PmpError(pb.ERROR_CODE_FORBIDDEN, f"the token lacks scope {required_scope}")
+        raise PmpError(pb.ERROR_CODE_INSUFFICIENT_SCOPE, f"the token lacks scope {required_scope}")
     return verified
 
 
@@ -64,7 +64,7 @@ class Authenticate:
     async def __call__(self, ctx: RequestContext) -> None:
         required = self._required.get(ctx.protocol)
         if required is None:
-            raise PmpError(pb.ERROR_CODE_FORBIDDEN, "no scope grants this operation")
+            raise PmpError(pb.ERROR_CODE_INSUFFICIENT_SCOPE, "no scope grants this operation")
         verified = authenticate(self._verifier, ctx.authorization, required)
         ctx.client_id = verified.client_id
         ctx.scopes = verified.scopes | verified.covered  # as granted, plus the route scopes they imply

@@ -188,6 +188,11 @@ async def test_ncpdp_with_a_token_and_without(gateway: Gateway) -> None:
     assert error.findtext("s:Body/s:Error/s:Code", namespaces=NS) == "900"
     assert ncpdp.validate(error, ncpdp.V2017071) == []
 
+    fhir_only = await gateway.token(scope=scopes.MEDICATION_DISPENSE_READ)
+    no_scope = await gateway.http.post("/ncpdp/script", data=request, headers={**XML, **_bearer(fhir_only)})
+    assert no_scope.status == 403  # an OAuth refusal is an Error 900, never a clinical Denied
+    assert etree.fromstring(await no_scope.read()).findtext("s:Body/s:Error/s:Code", namespaces=NS) == "900"
+
     token = await gateway.token(scope=scopes.NCPDP_HISTORY)
     answered = await gateway.http.post("/ncpdp/script", data=request, headers={**XML, **_bearer(token)})
     assert answered.status == 200, await answered.text()

@@ -60,6 +60,8 @@ class _ErrorCodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorCode.V
     """no representation the client accepts (HTTP 406)"""
     ERROR_CODE_UNSUPPORTED_MEDIA_TYPE: _ErrorCode.ValueType  # 16
     """a body in a format the route does not read (HTTP 415)"""
+    ERROR_CODE_INSUFFICIENT_SCOPE: _ErrorCode.ValueType  # 17
+    """a valid token without the route's scope (OAuth; HTTP 403)"""
 
 class ErrorCode(_ErrorCode, metaclass=_ErrorCodeEnumTypeWrapper):
     """One error vocabulary for every protocol (DESIGN §4); each adapter renders it in its own terms."""
@@ -95,6 +97,8 @@ ERROR_CODE_NOT_ACCEPTABLE: ErrorCode.ValueType  # 15
 """no representation the client accepts (HTTP 406)"""
 ERROR_CODE_UNSUPPORTED_MEDIA_TYPE: ErrorCode.ValueType  # 16
 """a body in a format the route does not read (HTTP 415)"""
+ERROR_CODE_INSUFFICIENT_SCOPE: ErrorCode.ValueType  # 17
+"""a valid token without the route's scope (OAuth; HTTP 403)"""
 Global___ErrorCode: _TypeAlias = ErrorCode  # noqa: Y015
 
 class _Gender:

@@ -323,7 +323,7 @@ def test_the_error_code_table() -> None:
             "PATIENT_AMBIGUOUS",
         },
         "602": {"INTERNAL", "UNSPECIFIED"},
-        "900": {"UNAUTHENTICATED", "SUSPENDED", "NOT_REGISTERED", "FORBIDDEN"},
+        "900": {"UNAUTHENTICATED", "SUSPENDED", "NOT_REGISTERED", "FORBIDDEN", "INSUFFICIENT_SCOPE"},
     }
     for code, names in expected.items():
         assert {pb.ErrorCode.Name(c).removeprefix("ERROR_CODE_") for c, v in ERROR_CODES.items() if v == code} == names

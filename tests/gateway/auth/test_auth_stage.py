@@ -1,5 +1,5 @@
 """The authenticate pipeline stage: bearer token → client, EDS and scopes on the context; each refusal as the
-PmpError the protocol adapters render (UNAUTHENTICATED 401, FORBIDDEN 403, BACKEND_UNAVAILABLE 503)."""
+PmpError the protocol adapters render (UNAUTHENTICATED 401, INSUFFICIENT_SCOPE 403, BACKEND_UNAVAILABLE 503)."""
 
 from __future__ import annotations
 
