@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -34,21 +35,41 @@ def load_or_create_key(data_dir: Path) -> bytes:
     return key
 
 
+_NOT_YOURS = "the paging cursor or patient id was issued to another EDS"
+
+
 class CursorCodec:
+    """Paging cursors: the query and page position, encrypted and authenticated (Fernet), expiring, and issued to
+    one EDS — ``open`` returns a check that the pipeline runs once the caller's EDS is known (``RequestContext.
+    issued_to``), so another EDS cannot replay a cursor it picked up."""
+
     def __init__(self, key: bytes, ttl_seconds: int) -> None:
         self._fernet = Fernet(key)
         self._ttl = ttl_seconds
 
-    def seal(self, request: pb.SearchHistoryRequest) -> str:
-        return self._fernet.encrypt(request.SerializeToString()).decode()
+    def seal(self, request: pb.SearchHistoryRequest, *, eds_id: str) -> str:
+        return self._fernet.encrypt(eds_id.encode() + b"\n" + request.SerializeToString()).decode()
 
-    def open(self, token: str) -> pb.SearchHistoryRequest:
+    def open(self, token: str) -> tuple[pb.SearchHistoryRequest, IssuedTo]:
         try:
-            return pb.SearchHistoryRequest.FromString(self._fernet.decrypt(token, ttl=self._ttl))
+            eds, _, body = self._fernet.decrypt(token, ttl=self._ttl).partition(b"\n")
+            return pb.SearchHistoryRequest.FromString(body), _same_eds(eds.decode())
         except (InvalidToken, ValueError):
             raise PmpError(
                 pb.ERROR_CODE_INVALID_REQUEST, "the paging cursor is invalid or has expired", location=("_cursor",)
             ) from None
+
+
+IssuedTo = Callable[[str], None]
+"""Given the caller's EDS id, raises ``PmpError`` unless the cursor or patient id was issued to that EDS."""
+
+
+def _same_eds(issued: str) -> IssuedTo:
+    def check(caller: str) -> None:
+        if not hmac.compare_digest(issued, caller):
+            raise PmpError(pb.ERROR_CODE_INVALID_REQUEST, _NOT_YOURS)
+
+    return check
 
 
 class PatientIds:
@@ -63,22 +84,23 @@ class PatientIds:
         self._key = hashlib.sha256(b"pmp-gateway patient id\0" + key).digest()
         self._ttl = ttl_seconds
 
-    def _mac(self, body: str) -> str:
-        return hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()[:24]
+    def _mac(self, body: str, eds_id: str) -> str:
+        return hmac.new(self._key, f"{body}|{eds_id}".encode(), hashlib.sha256).hexdigest()[:24]
 
-    def issue(self, record_id: str, now: float | None = None) -> str:
+    def issue(self, record_id: str, *, eds_id: str, now: float | None = None) -> str:
         if not record_id:
             return ""
         expires = int((now if now is not None else time.time()) + self._ttl)
         body = f"{int(record_id):x}-{expires:x}"
-        return f"{body}-{self._mac(body)}"
+        return f"{body}-{self._mac(body, eds_id)}"
 
-    def open(self, token: str, now: float | None = None) -> str:
-        """The record id, or INVALID_REQUEST for a forged, malformed or expired id."""
+    def open(self, token: str, now: float | None = None) -> tuple[str, IssuedTo]:
+        """The record id and the check of the EDS it was issued to (the MAC covers the EDS id, which only the
+        authenticated caller supplies); INVALID_REQUEST for a malformed or expired id."""
         body, _, mac = token.rpartition("-")
         record, _, expires = body.partition("-")
         try:
-            valid = hmac.compare_digest(mac, self._mac(body)) and int(expires, 16) >= (now or time.time())
+            valid = len(mac) == 24 and int(expires, 16) >= (now or time.time())
             record_id = str(int(record, 16))
         except ValueError:
             valid = False
@@ -88,4 +110,13 @@ class PatientIds:
                 "the patient id is not one this service issued, or it has expired",
                 location=("patient",),
             )
-        return record_id
+
+        def check(caller: str) -> None:
+            if not hmac.compare_digest(mac, self._mac(body, caller)):
+                raise PmpError(
+                    pb.ERROR_CODE_INVALID_REQUEST,
+                    "the patient id is not one this service issued to this EDS",
+                    location=("patient",),
+                )
+
+        return record_id, check

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway.budget import Deadline
@@ -22,4 +23,7 @@ class RequestContext:
     client_id: str = ""  # the OAuth client (set by authenticate)
     eds_id: str = ""  # the EDS that client belongs to (set by authenticate; identify checks the user's link)
     scopes: frozenset[str] = frozenset()
+    # Checks of the paging cursor / patient id the request carries: each takes the caller's EDS id and raises
+    # PmpError when the token was issued to another EDS (run by the issued_to stage, after authenticate).
+    issued_to: list[Callable[[str], None]] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)

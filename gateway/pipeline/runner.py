@@ -101,6 +101,7 @@ def build_pipeline(
     """The DESIGN §1 order. Refuses settings that enable a stage this build does not have, or one whose
     dependencies (token verifier, registry) were not given."""
     from gateway.pipeline.authorize import Authorize
+    from gateway.pipeline.issued_to import IssuedTo
     from gateway.pipeline.minimum_necessary import MinimumNecessary
     from gateway.pipeline.search import Search
 
@@ -108,6 +109,7 @@ def build_pipeline(
         [
             _built(settings, "authenticate", authenticate),
             _built(settings, "identify", identify),
+            IssuedTo(),
             *_pending(settings, _PENDING),
             Authorize(),
             Search(backend),

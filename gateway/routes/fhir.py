@@ -65,11 +65,11 @@ def _source(request: web.Request) -> str:
     return f"{base_url(request)}/fhir"
 
 
-def _patient_id(request: web.Request, response: pb.SearchHistoryResponse) -> str:
-    """The signed, expiring Patient.id for the matched person ("" when there is none)."""
+def _patient_id(request: web.Request, response: pb.SearchHistoryResponse, eds_id: str) -> str:
+    """The signed, expiring Patient.id for the matched person, usable by this EDS only ("" when there is none)."""
     if response.match_status != pb.MATCH_STATUS_FOUND or not response.patients:
         return ""
-    return request.app[PATIENT_IDS].issue(response.patients[0].id)
+    return request.app[PATIENT_IDS].issue(response.patients[0].id, eds_id=eds_id)
 
 
 def _search_requester(request: web.Request) -> pb.Requester:
@@ -94,7 +94,7 @@ async def pdmp_history(request: web.Request) -> web.Response:
     body = fhir.encode_pdmp_history(
         response,
         request=ctx.search,
-        patient_id=_patient_id(request, response),
+        patient_id=_patient_id(request, response, ctx.eds_id),
         source=_source(request),
         now=datetime.now(UTC),
     )
@@ -114,12 +114,15 @@ async def dispense_search(request: web.Request) -> web.Response:
         max_count=settings.search_max_page_size,
     )
     cursors = request.app[CURSORS]
+    issued_to = []
     if search.cursor:
-        query = cursors.open(search.cursor)  # the query and page position only: no requester inside
+        query, check = cursors.open(search.cursor)  # the query and page position only: no requester inside
+        issued_to.append(check)
     else:
         query = search.request
         if search.patient_token:
-            record_id = request.app[PATIENT_IDS].open(search.patient_token)
+            record_id, check = request.app[PATIENT_IDS].open(search.patient_token)
+            issued_to.append(check)
             query.patient.CopyFrom(pb.PatientQuery(patient_id=record_id))
         if not query.page_size:
             query.page_size = settings.search_page_size
@@ -128,6 +131,7 @@ async def dispense_search(request: web.Request) -> web.Response:
     query.requester.CopyFrom(_search_requester(request))
     ctx = new_context(request, "fhir", "dispense-search", query)
     ctx.authorization = bearer(request)
+    ctx.issued_to.extend(issued_to)
     response = await run_pipeline(request, ctx)
     if search.status and search.status != "completed":
         # The PMP holds completed dispensations only: any other status matches nothing (after the same checks).
@@ -138,11 +142,12 @@ async def dispense_search(request: web.Request) -> web.Response:
     next_url = None
     if response.next_page_token:
         page_request.page_token = response.next_page_token
-        next_url = f"{base}?{fhir.CURSOR_PARAM}={quote(cursors.seal(page_request), safe='')}"
+        cursor = cursors.seal(page_request, eds_id=ctx.eds_id)
+        next_url = f"{base}?{fhir.CURSOR_PARAM}={quote(cursor, safe='')}"
     self_url = f"{base}?{request.query_string}" if request.query_string else base
     body = fhir.encode_searchset(
         response,
-        patient_id=_patient_id(request, response),
+        patient_id=_patient_id(request, response, ctx.eds_id),
         self_url=self_url,
         next_url=next_url,
         source=_source(request),

@@ -206,3 +206,42 @@ async def test_the_key_pair_helper_registers_and_rotates(gateway: Gateway) -> No
     key = ClientKey.generate(kid="second")
     reg = await register_client(gateway.registry, npi="1665015602", key=key)
     assert await gateway.token(reg)
+
+
+async def test_cursors_and_patient_ids_work_only_for_the_eds_they_were_issued_to(gateway: Gateway) -> None:
+    first = found(3)
+    first.next_page_token = "page-2"
+    gateway.backend.answer = first
+    token = await gateway.token()
+    end_user = {"X-PMP-End-User": f"role=prescriber; npi={EX1_NPI}"}
+    accept = {"Accept": "application/fhir+json"}
+    params = {"subject:Patient.family": "Samuels", "subject:Patient.birthdate": "1989-03-12", "_count": "3"}
+    response = await gateway.http.get(
+        "/fhir/MedicationDispense", params=params, headers={**accept, **end_user, **_bearer(token)}
+    )
+    assert response.status == 200, await response.text()
+    bundle = orjson.loads(await response.read())
+    next_path = "/" + next(x["url"] for x in bundle["link"] if x["relation"] == "next").split("/", 3)[3]
+    patient_id = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+
+    other = await register_client(gateway.registry, npi="1665015602")  # another EDS, its own registered user
+    other_token = await gateway.token(other)
+    other_user = {"X-PMP-End-User": "role=prescriber; npi=1665015602"}
+    calls = len(gateway.backend.calls)
+    stolen = await gateway.http.get(next_path, headers={**accept, **other_user, **_bearer(other_token)})
+    assert "another EDS" in str((await _outcome(stolen, 400))["issue"][0]["diagnostics"])
+    by_id = await gateway.http.get(
+        "/fhir/MedicationDispense",
+        params={"patient": patient_id},
+        headers={**accept, **other_user, **_bearer(other_token)},
+    )
+    await _outcome(by_id, 400)
+    assert len(gateway.backend.calls) == calls  # refused before any search
+
+    gateway.backend.answer = found(3)
+    own = await gateway.http.get(next_path, headers={**accept, **end_user, **_bearer(token)})
+    assert own.status == 200, await own.text()
+    mine = await gateway.http.get(
+        "/fhir/MedicationDispense", params={"patient": patient_id}, headers={**accept, **end_user, **_bearer(token)}
+    )
+    assert mine.status == 200, await mine.text()

@@ -137,6 +137,7 @@ def test_stages_in_order_and_unbuilt_ones_disabled_and_saying_so(tmp_path: Path)
     assert list(states) == [
         "authenticate",
         "identify",
+        "issued_to",
         "suspension",
         "rate_limit",
         "authorize",
