@@ -29,6 +29,7 @@ EXPECTED = {
     pb.ERROR_CODE_INTERNAL: ("fatal", "exception", "error"),
     pb.ERROR_CODE_NOT_ACCEPTABLE: ("error", "not-supported", "error"),
     pb.ERROR_CODE_UNSUPPORTED_MEDIA_TYPE: ("error", "not-supported", "error"),
+    pb.ERROR_CODE_INSUFFICIENT_SCOPE: ("error", "forbidden", "disallowed"),
 }
 
 
