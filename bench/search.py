@@ -4,6 +4,10 @@ query for the same patients (candidates + history, in-process, no gRPC, no match
 Two query mixes: exact (name + DOB as reported) and fuzzy (a misspelt surname or a nickname).
 Targets (issue 2, this 2-core machine, 1M dispensations): p99 ≤ 2 ms exact, ≤ 10 ms fuzzy.
 
+Clinical indicators (issue 8): two more pmpdb servers on the same store, one with indicators on and one with them
+off (``SearchLimits.indicators``), answer the same exact queries in alternation (so drift hits both alike); the
+figure is on vs off. Target: ≤ 10% added p99.
+
     python -m bench.search --dispensations 1000000 --queries 2000
 """
 
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import sqlite3
@@ -135,12 +140,99 @@ async def time_direct(db: Path, queries: list[pb.PatientQuery]) -> list[float]:
     return samples
 
 
+async def _serve(db: Path, indicators: bool) -> None:
+    """A pmpdb server over ``db`` with indicators on or off (``--serve``: a child process of this benchmark)."""
+    from pmpdb.drugs import load_drugs
+    from pmpdb.search import HistorySearch, SearchLimits
+    from pmpdb.server import start_server
+    from pmpdb.store.sqlite import SqliteStore
+
+    store = SqliteStore(db)
+    await store.open()
+    if await store.drug_count() == 0:
+        await load_drugs(store)
+    running = await start_server(HistorySearch(store, SearchLimits(indicators=indicators)), "127.0.0.1:0")
+    print(f"listening on port {running.port}", flush=True)
+    await asyncio.Event().wait()
+
+
+def start_variant(db: Path, indicators: bool) -> tuple[subprocess.Popen[str], int]:
+    flag = "on" if indicators else "off"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.search", "--serve", str(db), "--indicators", flag],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "listening" not in line:
+        proc.kill()
+        raise SystemExit(f"pmpdb (indicators {flag}) did not start: {line!r}")
+    return proc, int(line.rsplit(" ", 1)[1])
+
+
+async def time_indicators(
+    on_port: int, off_port: int, queries: list[pb.PatientQuery]
+) -> tuple[list[float], list[float], float]:
+    """The same queries against the indicators-on and -off servers, alternating which goes first."""
+    window = pb.DateRange(start=WINDOW[0], end=WINDOW[1])
+    on_ms: list[float] = []
+    off_ms: list[float] = []
+    alerts = 0
+    async with (
+        grpc.aio.insecure_channel(f"127.0.0.1:{on_port}") as on_channel,
+        grpc.aio.insecure_channel(f"127.0.0.1:{off_port}") as off_channel,
+    ):
+        on, off = pb_grpc.PrescriptionSearchStub(on_channel), pb_grpc.PrescriptionSearchStub(off_channel)
+        for q in queries[:50]:  # warm-up
+            for stub in (on, off):
+                await stub.SearchHistory(pb.SearchHistoryRequest(patient=q, date_range=window), timeout=5)
+        for i, q in enumerate(queries):
+            order = ((on, on_ms), (off, off_ms)) if i % 2 == 0 else ((off, off_ms), (on, on_ms))
+            for stub, samples in order:
+                started = time.perf_counter()
+                reply = await stub.SearchHistory(pb.SearchHistoryRequest(patient=q, date_range=window), timeout=5)
+                samples.append((time.perf_counter() - started) * 1e3)
+                if stub is on:
+                    alerts += bool(reply.alerts)
+    return on_ms, off_ms, alerts / len(queries)
+
+
+def compare_indicators(db: Path, queries: list[pb.PatientQuery]) -> None:
+    on_proc, on_port = start_variant(db, True)
+    try:
+        off_proc, off_port = start_variant(db, False)
+        try:
+            on_ms, off_ms, with_alerts = asyncio.run(time_indicators(on_port, off_port, queries))
+        finally:
+            off_proc.terminate()
+            off_proc.wait(10)
+    finally:
+        on_proc.terminate()
+        on_proc.wait(10)
+    rows = [
+        (f"SearchHistory indicators p{round(q * 100)}", percentile(on_ms, q), percentile(off_ms, q), "ms")
+        for q in (0.5, 0.99)
+    ]
+    print_table("Clinical indicators on vs off (baseline: the same pmpdb with SearchLimits.indicators=False)", rows)
+    print(f"  answers with an alert: {with_alerts:.1%}")
+    added = percentile(on_ms, 0.99) / percentile(off_ms, 0.99) - 1
+    verdict("indicators add ≤ 10% to p99", added <= 0.10, f"{added:+.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dispensations", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # child: a pmpdb server over this store
+    parser.add_argument("--indicators", choices=("on", "off"), default="on", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve is not None:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(args.serve, args.indicators == "on"))
+        return
     path = data_dir(args.dispensations, args.seed)
     exact, fuzzy = sample_queries(path / "pmpdb.sqlite3", args.queries, args.seed)
     proc, port = start_pmpdb(path)
@@ -170,6 +262,7 @@ def main() -> None:
     print(f"  found: exact {exact_found:.1%}, fuzzy {fuzzy_found:.1%}")
     verdict("exact p99 ≤ 2 ms", percentile(exact_ms, 0.99) <= 2.0, f"{percentile(exact_ms, 0.99):.2f} ms")
     verdict("fuzzy p99 ≤ 10 ms", percentile(fuzzy_ms, 0.99) <= 10.0, f"{percentile(fuzzy_ms, 0.99):.2f} ms")
+    compare_indicators(path / "pmpdb.sqlite3", exact)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from aiohttp import web
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway import metrics
+from gateway.audit import AUDIT
 from gateway.backend import GrpcSearchBackend, SearchBackend
 from gateway.cursor import CursorCodec, PatientIds
 from gateway.pipeline import Pipeline, build_pipeline
@@ -154,7 +155,18 @@ async def readyz(request: web.Request) -> web.Response:
         checks["registry"] = "ok"
     except Exception as exc:  # any failure of the store means not ready; the kind is enough for an operator
         checks["registry"] = f"unavailable ({type(exc).__name__})"
-    ready = checks["pmpdb"] in {"serving", "in-process test backend"} and checks["registry"] == "ok"
+    audit = request.app.get(AUDIT)
+    if audit is not None:  # no audit, no data: a trail that cannot be written makes the gateway not ready
+        try:
+            await audit.store.ping()
+            checks["audit"] = "ok" if audit.writer.running else "writer stopped"
+        except Exception as exc:
+            checks["audit"] = f"unavailable ({type(exc).__name__})"
+    ready = (
+        checks["pmpdb"] in {"serving", "in-process test backend"}
+        and checks["registry"] == "ok"
+        and checks.get("audit", "ok") == "ok"
+    )
     body = {"status": "ready" if ready else "not-ready", "checks": checks, "stages": request.app[PIPELINE].describe()}
     return json_response(body, 200 if ready else 503)
 
@@ -178,6 +190,9 @@ def create_app(
     ``gateway.services.default_issuer``). ``backend`` replaces the gRPC backend in tests (then ``pmpdb_target`` is
     unused); otherwise one grpc.aio channel to ``pmpdb_target`` is opened when the app starts. ``registry`` (an
     unopened store) replaces the one the settings name."""
+    from gateway.admin.audit_routes import setup_audit_routes
+    from gateway.audit import AuditConfig, AuditService
+    from gateway.pipeline.audit import Audit
     from gateway.pipeline.authenticate import Authenticate
     from gateway.pipeline.identify import Identify
     from gateway.routes import fhir, ncpdp, oauth
@@ -191,8 +206,16 @@ def create_app(
     app[SERVICES] = services
     app.cleanup_ctx.append(services.lifecycle)
     authenticate, identify = Authenticate(services.tokens.verifier), Identify(services.registry)
+    audit_stage: Audit | None = None
+    if settings.audit:
+        audit = AuditService.build(AuditConfig.from_settings(settings))
+        app[AUDIT] = audit
+        app.cleanup_ctx.append(audit.lifecycle)
+        audit_stage = Audit()
     if backend is not None:
-        app[PIPELINE] = build_pipeline(settings, backend, authenticate=authenticate, identify=identify)
+        app[PIPELINE] = build_pipeline(
+            settings, backend, authenticate=authenticate, identify=identify, audit=audit_stage
+        )
     else:
 
         async def pmpdb_channel(app: web.Application) -> AsyncIterator[None]:
@@ -202,7 +225,7 @@ def create_app(
             )
             app[PMPDB_CHANNEL] = channel
             app[PIPELINE] = build_pipeline(
-                settings, GrpcSearchBackend(channel), authenticate=authenticate, identify=identify
+                settings, GrpcSearchBackend(channel), authenticate=authenticate, identify=identify, audit=audit_stage
             )
             yield
             await channel.close()
@@ -214,4 +237,6 @@ def create_app(
     oauth.setup(app, services.tokens)
     fhir.setup(app)
     ncpdp.setup(app)
+    if settings.audit:
+        setup_audit_routes(app, registry=services.registry)
     return app

@@ -78,8 +78,26 @@ class Settings(BaseSettings):
     identify: bool = True  # registered, active end users linked to the calling EDS
     suspension: bool = False  # suspended EDS / users / states (issue 6)
     rate_limit: bool = False  # GCRA per EDS / user / state (issue 6)
-    alerts: bool = False  # clinical indicators (issue 8)
-    audit: bool = False  # disclosure audit trail (issue 7)
+    alerts: bool = True  # clinical indicators (computed in pmpdb, shown to clinical roles only)
+    audit: bool = True  # disclosure audit trail: no audit, no data
+
+    # clinical indicators (docs/clinical-indicators.md); defaults from state practice (shared/reference/peers.md)
+    mme_factors: Literal["cdc2022", "cdc2016"] = Field(default="cdc2022", description="MME conversion table")
+    alert_mme_per_day: float = Field(default=90, gt=0, description="daily active MME at or above this alerts")
+    alert_mpe_prescribers: int = Field(default=5, ge=1, description="multiple provider episode: prescribers …")
+    alert_mpe_pharmacies: int = Field(default=5, ge=1, description="… and pharmacies …")
+    alert_mpe_window_days: int = Field(default=90, ge=1, description="… within this many days")
+    alert_overlap_days: int = Field(default=1, ge=1, description="opioid + benzodiazepine overlap days that alert")
+
+    # the disclosure audit trail (issue 7): SQLite <data_dir>/audit.sqlite3, or the gateway's PostgreSQL schema
+    audit_retention_years: int = Field(default=6, ge=1, le=100, description="records kept this long (HIPAA: 6)")
+    audit_batch_max: int = Field(default=256, ge=1, le=10_000, description="records per group-commit transaction")
+    audit_commit_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=30, description="how long an answer waits for its audit record before it is refused"
+    )
+    audit_sqlite_synchronous: Literal["full", "normal"] = Field(
+        default="full", description="full: each batch fsynced (survives power loss); normal: survives a crash only"
+    )
 
     @property
     def sqlite_path(self) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from gateway.settings import Settings, load_settings
+from pmpcli.audit import add_audit_parsers
 from pmpcli.registry import COMMANDS as REGISTRY_COMMANDS
 from pmpcli.registry import add_registry_parsers
 
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--scope", help="space-separated scopes (default: the client file's)")
 
     add_registry_parsers(sub)  # eds, clients, users
+    add_audit_parsers(sub)  # audit verify, accounting, usage, purge, hold
     return parser
 
 
@@ -87,6 +89,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from pmpcli.drugs import drugs_load
 
         return drugs_load(settings, args.file)
+    if args.command == "audit":
+        from pmpcli.audit import run_audit
+
+        return run_audit(args, settings)
     if args.command in REGISTRY_COMMANDS:
         from pmpcli.registry import run_registry
 

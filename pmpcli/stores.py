@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.settings import Settings
 from pmpdb.drugs import load_drugs
+from pmpdb.indicators import Thresholds
 from pmpdb.runtime import StoreConfig, make_store
 from pmpdb.search import SearchLimits
 from pmpdb.store.base import Store
@@ -23,6 +24,15 @@ def search_limits(settings: Settings) -> SearchLimits:
         default_page_size=settings.search_default_page_size,
         max_page_size=settings.search_max_page_size,
         max_candidates=settings.search_max_candidates,
+        indicators=settings.alerts,
+        mme_factors=settings.mme_factors,
+        thresholds=Thresholds(
+            mme_per_day=settings.alert_mme_per_day,
+            mpe_prescribers=settings.alert_mpe_prescribers,
+            mpe_pharmacies=settings.alert_mpe_pharmacies,
+            mpe_window_days=settings.alert_mpe_window_days,
+            overlap_days=settings.alert_overlap_days,
+        ),
     )
 
 

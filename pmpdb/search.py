@@ -1,15 +1,24 @@
-"""The history search: validate the query, match the patient, page their dispensations into protobuf.
+"""The history search: validate the query, match the patient, page their dispensations into protobuf, and (on the
+first page) the clinical indicators over every fill in the period.
 
 This is the whole of ``SearchHistory`` apart from the gRPC glue, so it is tested without a server.
+
+Indicators (``pmpdb.indicators``) come in the same round trip as the data they describe. When the first page holds
+every fill in the period they are computed from its rows; otherwise one more query reads the fills' dates, amounts,
+drugs and pharmacy/prescriber keys (``Store.indicator_rows``). Later pages carry none: a caller paging through a
+history got them with page one. ``SearchLimits.indicators=False`` turns them off (the benchmark's baseline).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from pmpdb.indicators import DEFAULT_FACTORS, FactorVersion, Thresholds, alerts, compute, table
+from pmpdb.indicators.collect import Amounts, Converter, write_indicators
+from pmpdb.indicators.patient import Fill
 from pmpdb.matching import Demographics, InvalidDemographicsError, MatchStatus, decide, query_plan
 from pmpdb.patients import demographics_of_query, demographics_of_record
 from pmpdb.store.base import DispensationRow, PatientRecord, Store
@@ -34,6 +43,9 @@ class SearchLimits:
     max_candidates: int = 200
     default_history_days: int = 365
     max_range_days: int = 366 * 10
+    indicators: bool = True  # MME per dispensation, clinical indicators and alerts (False: the benchmark baseline)
+    mme_factors: FactorVersion = DEFAULT_FACTORS  # "cdc2022" | "cdc2016" (pmpdb.indicators.factors)
+    thresholds: Thresholds = field(default_factory=Thresholds)
 
 
 def _parse_date(value: str, what: str) -> date:
@@ -72,6 +84,8 @@ class HistorySearch:
         self._state_code = state_code
         self._limits = limits or SearchLimits()
         self._today = today
+        self._factors = table(self._limits.mme_factors)  # ValueError now, not at the first query
+        self._converter = Converter(self._factors)
 
     def _date_range(self, req: pb.SearchHistoryRequest) -> tuple[str, str]:
         today = self._today or date.today()
@@ -146,9 +160,27 @@ class HistorySearch:
         response.total_dispensations = page.total
         patients = {rid: _PatientParts.of(by_id[rid]) for rid in record_ids}
         builder = _DispensationBuilder(patients, self._state_code)
-        for row in rows:
-            builder.add(response, row)
+        if not limits.indicators:
+            for row in rows:
+                builder.add(response, row, None)
+            return response
+        convert = self._converter
+        indicators = after is None
+        whole = indicators and len(page.rows) <= page_size  # the page holds every fill in the period
+        amounts, fills = convert.history(rows, fills=whole)
+        for row, amount in zip(rows, amounts, strict=True):
+            builder.add(response, row, amount)
+        if indicators:
+            if not whole:
+                fills = convert.indicator_fills(await self._store.indicator_rows(record_ids, start, end))
+            self._indicators(response, fills, start, end)
         return response
+
+    def _indicators(self, out: pb.SearchHistoryResponse, fills: list[Fill], start: str, end: str) -> None:
+        limits = self._limits
+        as_of = min(date.fromisoformat(end), self._today or date.today())
+        found = compute(fills, date.fromisoformat(start), as_of, limits.thresholds)
+        write_indicators(out, found, alerts(found, limits.thresholds, self._factors.label), limits.mme_factors)
 
 
 def _record_id(text: str) -> int:
@@ -262,13 +294,14 @@ class _DispensationBuilder:
         )
         return refs.SerializeToString()
 
-    def add(self, out: pb.SearchHistoryResponse, r: DispensationRow) -> None:
-        """One row → one Dispensation, built in place (column positions are schema.HISTORY_SELECT's)."""
+    def add(self, out: pb.SearchHistoryResponse, r: DispensationRow, amounts: Amounts | None) -> None:
+        """One row → one Dispensation, built in place (column positions are schema.HISTORY_SELECT's), with its
+        MME and LME per day when they are known."""
         key = (r[1], r[9], r[19:35])  # patient record, NDC, pharmacy and prescriber columns
         refs = self._refs.get(key)
         if refs is None:
             refs = self._refs[key] = self._references(r)
-        out.dispensations.add(
+        d = out.dispensations.add(
             id=str(r[0]),
             patient_id=str(r[1]),
             source_state=self._state,
@@ -289,4 +322,10 @@ class _DispensationBuilder:
             status=r[16],
             pharmacist_npi=r[17],
             rxnorm_code=r[18],
-        ).MergeFromString(refs)
+        )
+        d.MergeFromString(refs)
+        if amounts is not None:
+            if amounts.mme is not None:
+                d.mme_per_day = amounts.mme
+            if amounts.lme is not None:
+                d.lme_per_day = amounts.lme

@@ -29,6 +29,8 @@ EXT_HEADER_TIMESTAMP: Final = f"{PDMP}/StructureDefinition/pdmp-header-timestamp
 EXT_FILL_NUMBER: Final = f"{PDMP}/StructureDefinition/pdmp-extension-rx-fill-number"
 EXT_TRANSMISSION_METHOD: Final = f"{PDMP}/StructureDefinition/pdmp-extension-rx-transmission-method"
 EXT_METHOD_OF_PAYMENT: Final = f"{PDMP}/StructureDefinition/pdmp-extension-method-of-payment"
+EXT_MME: Final = f"{PDMP}/StructureDefinition/pdmp-extension-mme"
+EXT_LME: Final = f"{PDMP}/StructureDefinition/pdmp-extension-lme"
 EXT_DATA_ABSENT_REASON: Final = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 EXT_US_CORE_JURISDICTION: Final = f"{US_CORE}/us-core-jurisdiction"
 
@@ -51,6 +53,7 @@ SYSTEM_PRACTITIONER_ROLE: Final = "http://terminology.hl7.org/CodeSystem/practit
 SYSTEM_PMIX_STATUS: Final = "http://terminology.hl7.org/CodeSystem/PMIXStatusCode"
 SYSTEM_PMIX_TRANSMISSION: Final = "http://terminology.hl7.org/CodeSystem/PMIXTransmissionFormRxOriginCodeType"
 SYSTEM_PMIX_PAYMENT: Final = "http://terminology.hl7.org/CodeSystem/PMIXMethodofPayment"
+SYSTEM_PMIX_ALERT: Final = "http://terminology.hl7.org/CodeSystem/PMIXPatientAlertCatCode"
 SYSTEM_SECURITY_SERVICE: Final = "http://terminology.hl7.org/CodeSystem/restful-security-service"
 
 # PMIXStatusCode (standards.md §1.8): code → display.
@@ -83,6 +86,23 @@ PAYMENT_TYPES: Final = {
     "06": "Workers' Compensation",
     "07": "Indian Nations",
     "99": "Other",
+}
+
+# PMIXPatientAlertCatCode (standards.md §1.8): the DetectedIssue alert slice's codes.
+PATIENT_ALERTS: Final = {
+    "01": "Suspected non-fatal overdose",
+    "02": "Suspected fatal overdose",
+    "03": "Doctor/pharmacy shopping",
+    "04": "Overlapping prescription",
+    "05": "MME",
+    "06": "Marijuana",
+    "07": "Prescribing practice",
+    "08": "Dispensing practice",
+    "09": "Naloxone dispensing",
+    "10": "Conviction",
+    "11": "Law enforcement",
+    "12": "Patient contract",
+    "99": "Unspecified",
 }
 
 # FHIR administrative-gender, as the IG's Patient carries it.

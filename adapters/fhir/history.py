@@ -11,6 +11,9 @@ parameter is the natural place), else the last ``default_lookback_days`` days. T
 searched, and the time it answered, as that extension and ``pdmp-header-timestamp-extension`` on its first
 parameter.
 
+The result Bundle carries a DetectedIssue per clinical alert pmpdb computed (``resources``), right after the Patient,
+and each MedicationDispense its ``pdmp-extension-mme`` when pmpdb knows it.
+
 Encoding follows the IG's response examples: 1 (data), 3 (no data), 6 (a warning with data), 7 (errors, via
 ``encode_outcome``). A FOUND answer with dispensations gives ``pdmp-history-data`` + ``outcome`` (complete, and a
 warning when more dispensations exist than were returned); no data gives ``outcome`` no-data only — the IG says
@@ -175,6 +178,7 @@ def encode_pdmp_history(
     returned = len(response.dispensations)
     if response.match_status == pb.MATCH_STATUS_FOUND and returned:
         builder = ResourceBuilder(source, patient_id, matched_patient(response))
+        builder.add_alerts(response.alerts)
         for dispensation in response.dispensations:
             builder.add(dispensation)
         bundle = {

@@ -1,4 +1,5 @@
-"""The answer's resources as plain dicts: pdmp-patient, pdmp-medicationdispense, pharmacy, prescriber, prescription.
+"""The answer's resources as plain dicts: pdmp-patient, pdmp-medicationdispense, pharmacy, prescriber, prescription,
+and a DetectedIssue per clinical alert.
 
 Shared by ``$pdmp-history`` (Bundle collection) and MedicationDispense search (Bundle searchset). This is the hot
 path: no pydantic, each protobuf field read once, sub-dicts that repeat (meta, subject, codings of the same drug,
@@ -15,13 +16,18 @@ Decisions where the IG is silent or self-contradictory (standards.md §1.6, §1.
 * One MedicationRequest per prescription (pharmacy + Rx number), shared by its fills; status ``unknown`` — a PMP
   knows the prescription was dispensed, not whether it is still active.
 * A revised report is still ``completed``; a note says the pharmacy corrected it.
-* MME (``pdmp-extension-mme``) is not written here.
+* ``pdmp-extension-mme`` (``rx-mme``, valueDecimal) carries pmpdb's MME/day on each MedicationDispense that has
+  one, ``pdmp-extension-lme`` its LME/day; a dispensation pmpdb could not convert has neither (never a 0).
+* Each alert is a core ``DetectedIssue`` (the IG's ``alert`` slice): ``status`` final, ``code`` from
+  PMIXPatientAlertCatCode (03 doctor/pharmacy shopping, 04 overlapping prescription, 05 MME) with its display as
+  ``text``, ``patient`` the Patient entry, ``identifiedPeriod`` the days the condition held, ``detail`` pmpdb's
+  one-line text. Alerts come right after the Patient: a report's reader sees them first.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -29,8 +35,11 @@ from adapters.fhir._ids import cached_uuid5_urn, is_fhir_id
 from adapters.fhir.codes import (
     EXT_DATA_ABSENT_REASON,
     EXT_FILL_NUMBER,
+    EXT_LME,
     EXT_METHOD_OF_PAYMENT,
+    EXT_MME,
     EXT_TRANSMISSION_METHOD,
+    PATIENT_ALERTS,
     PAYMENT_TYPES,
     PROFILE_MEDICATION_DISPENSE,
     PROFILE_PDMP_PATIENT,
@@ -42,6 +51,7 @@ from adapters.fhir.codes import (
     SYSTEM_NCPDP,
     SYSTEM_NDC,
     SYSTEM_NPI,
+    SYSTEM_PMIX_ALERT,
     SYSTEM_PMIX_PAYMENT,
     SYSTEM_PMIX_TRANSMISSION,
     SYSTEM_RXNORM,
@@ -149,11 +159,16 @@ def address(a: pb.Address) -> Json | None:
     return out or None
 
 
+def decimal(value: float) -> int | float:
+    """A FHIR decimal: whole numbers without ``.0``."""
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
 def quantity(value: float, unit: str) -> Json:
     """A Quantity with the ASAP unit as UCUM where there is one; whole numbers are written without ``.0``."""
     out: Json = {}
     if math.isfinite(value):
-        out["value"] = int(value) if value.is_integer() and abs(value) < 2**53 else value
+        out["value"] = decimal(value)
     out.update(_UNITS.get(unit) or ({"unit": unit} if unit else {}))
     return out
 
@@ -162,6 +177,7 @@ class ResourceBuilder:
     """Builds the entries of one answer; pharmacies, prescribers and prescriptions are written once each."""
 
     __slots__ = (
+        "_amounts",
         "_days",
         "_drugs",
         "_extensions",
@@ -175,6 +191,7 @@ class ResourceBuilder:
         "_requests",
         "_source",
         "_urn_dispense",
+        "alerts",
         "includes",
         "matches",
         "patient_entry",
@@ -196,6 +213,8 @@ class ResourceBuilder:
         self._drugs: dict[tuple[str, str, str, bool], Json] = {}
         self._quantities: dict[tuple[float, str], Json] = {}
         self._days: dict[int, Json] = {}
+        self._amounts: dict[tuple[str, float], Json] = {}
+        self.alerts: list[Entry] = []  # DetectedIssue
         self.matches: list[Entry] = []  # MedicationDispense
         self.includes: list[Entry] = []  # MedicationRequest, Organization, Practitioner, in first-use order
         self.patient_entry = self._patient(patient_id, patient)
@@ -205,10 +224,41 @@ class ResourceBuilder:
             self.subject["display"] = shown
 
     def entries(self) -> Iterator[Entry]:
-        """The patient, then the dispensations, then what they reference."""
+        """The patient, its alerts, then the dispensations, then what they reference."""
         yield self.patient_entry
+        yield from self.alerts
         yield from self.matches
         yield from self.includes
+
+    def add_alerts(self, alerts: Iterable[pb.Alert]) -> None:
+        """One DetectedIssue per alert (the IG's ``alert`` slice)."""
+        meta = {"source": self._source}
+        patient_key = self.patient_entry[0]
+        for alert in alerts:
+            display = PATIENT_ALERTS.get(alert.code, "")
+            coding: Json = {"system": SYSTEM_PMIX_ALERT, "code": alert.code}
+            if display:
+                coding["display"] = display
+            resource: Json = {
+                "resourceType": "DetectedIssue",
+                "meta": meta,
+                "status": "final",
+                "code": {"coding": [coding], "text": display or alert.code},
+                "patient": self.subject,
+            }
+            period = alert.period
+            if period.start or period.end:
+                resource["identifiedPeriod"] = {k: v for k, v in (("start", period.start), ("end", period.end)) if v}
+            if alert.text:
+                resource["detail"] = alert.text
+            key = f"{patient_key}|{alert.code}|{period.start}|{period.end}"
+            self.alerts.append((self._urn("DetectedIssue", key), resource))
+
+    def _amount(self, url: str, value: float) -> Json:
+        found = self._amounts.get((url, value))
+        if found is None:
+            found = self._amounts[url, value] = {"url": url, "valueDecimal": decimal(value)}
+        return found
 
     def _urn(self, kind: str, key: str) -> str:
         return cached_uuid5_urn(f"{self._source}|{kind}|{key}")
@@ -268,6 +318,10 @@ class ResourceBuilder:
         extensions = self._extensions.get(extension_key)
         if extensions is None:
             extensions = self._extensions[extension_key] = _extensions(*extension_key)
+        if d.HasField("mme_per_day") and math.isfinite(d.mme_per_day):
+            extensions = [*extensions, self._amount(EXT_MME, d.mme_per_day)]
+        if d.HasField("lme_per_day") and math.isfinite(d.lme_per_day):
+            extensions = [*extensions, self._amount(EXT_LME, d.lme_per_day)]
         if extensions:
             resource["extension"] = extensions
         if identifier is not None:

@@ -14,6 +14,11 @@ MedicationDispense parameters (§1.12), restricted to what a PMP can answer:
 * ``_cursor`` — the next page, as the ``next`` link gives it.
 
 US Core documents no chains for MedicationDispense, so ``patient.family`` and the like are unknown parameters.
+Clinical alerts: pmpdb computes them over the whole period with the first page, so the first page of a search
+carries a DetectedIssue per alert as ``search.mode = include`` (after the Patient); later pages carry none. FHIR
+lets a server add resources the client did not ask to include, and a client that ignores DetectedIssue loses
+nothing: the matches are unchanged.
+
 An unknown parameter is refused under ``Prefer: handling=strict`` and otherwise ignored and reported in the
 searchset's OperationOutcome. Empty values are ignored. Errors name the parameter (``location``), never its value.
 """
@@ -277,11 +282,13 @@ def encode_searchset(
     returned = len(response.dispensations)
     if response.match_status == pb.MATCH_STATUS_FOUND and returned:
         builder = ResourceBuilder(source, patient_id, matched_patient(response))
+        builder.add_alerts(response.alerts)
         for dispensation in response.dispensations:
             builder.add(dispensation)
         entries = [{"fullUrl": url, "resource": resource, "search": _MATCH} for url, resource in builder.matches]
         url, resource = builder.patient_entry
         entries.append({"fullUrl": url, "resource": resource, "search": _INCLUDE})
+        entries.extend({"fullUrl": url, "resource": resource, "search": _INCLUDE} for url, resource in builder.alerts)
         entries.extend({"fullUrl": url, "resource": resource, "search": _INCLUDE} for url, resource in builder.includes)
         total = max(response.total_dispensations, returned)
     elif response.match_status == pb.MATCH_STATUS_AMBIGUOUS:

@@ -8,6 +8,17 @@ request's as ``RelatesToMessageID`` (``header.message``). Its ``Response``:
   (``total_dispensations`` above the number returned, or more returned than fit) the ``Approved/Note`` says how
   many of how many and how to narrow the period, with ``ApprovalReasonCode`` AQ (more history available [M]):
   never dropped silently.
+* **Clinical indicators** (when pmpdb sent them) go in the same ``Approved/Note`` — SCRIPT has no other home for
+  them (standards.md §2.3) — as compact tokens joined by ``"; "``::
+
+      !MME 120pk 60now; !MPE 6pr 5ph; !OPI+BZD 12d; RX 3; 25/40 fills sent
+
+  ``MME <peak>pk <current>now`` daily active MME (shown when there is any), ``MPE <n>pr <m>ph`` prescribers and
+  pharmacies within 90 days (the episode's, else the last 90 days'), ``OPI+BZD <n>d`` days an opioid and a
+  benzodiazepine were both active (shown when there are any), ``RX <n>`` prescriptions active at the period's
+  end (or today), and ``<sent>/<total> fills sent`` when the answer is cut (with AQ, as above). A leading ``!``
+  marks a token whose alert fired (PMIX 05, 03, 04). The Note holds 70 characters: tokens are kept in the order
+  alerts, the cut notice, the other figures, and a token that does not fit is left out (``indicator_note``).
 * **NOT_FOUND, and FOUND with no dispensation in the period** → ``Denied`` with one text for both, as the FHIR
   codec does (``NO_DATA_TEXT``): the answer does not reveal whether the PMP knows the person. The public 10.6
   schema would allow an ``Approved`` without ``MedicationDispensed`` (the medication choice is ``minOccurs="0"``),
@@ -94,10 +105,13 @@ def encode_rx_history_response(
         dispensed.add(dispensation)
     sent = dispensed.count
     total = max(response.total_dispensations, len(response.dispensations))
-    approval = ""
-    if total > sent:
-        note = fit(more_note(sent, total, version), NOTE_LENGTH, ascii_only=True)
-        approval = f"<ApprovalReasonCode>{MORE_HISTORY_CODE}</ApprovalReasonCode><Note>{note}</Note>"
+    cut = total > sent
+    if response.HasField("indicators"):
+        text = indicator_note(response.indicators, {a.code for a in response.alerts}, sent, total)
+    else:
+        text = more_note(sent, total, version) if cut else ""
+    note = fit(text, NOTE_LENGTH, ascii_only=True)
+    approval = (f"<ApprovalReasonCode>{MORE_HISTORY_CODE}</ApprovalReasonCode>" if cut else "") + element("Note", note)
     matched = response.patients[0] if response.patients else None
     body = "".join(
         (
@@ -117,6 +131,34 @@ def more_note(sent: int, total: int, version: Version) -> str:
     """How many of how many, and how to see the rest — within the 70 characters of ``Note``."""
     how = "narrow RequestedDates" if version == V2017071 else "2017071 RequestedDates narrows"
     return shorten(f"{sent} of {total} fills sent (newest); {how}", NOTE_LENGTH)
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def indicator_note(indicators: pb.Indicators, alerted: set[str], sent: int, total: int) -> str:
+    """The indicators (and the cut notice) as the compact ``Note`` text of the module docstring, ≤ 70 characters."""
+    tokens: list[tuple[int, str]] = []  # (priority: lower is kept first, text), in the order they are written
+    if indicators.peak_mme or indicators.current_mme:
+        mark = "05" in alerted
+        text = f"MME {_num(indicators.peak_mme)}pk {_num(indicators.current_mme)}now"
+        tokens.append((0, "!" + text) if mark else (2, text))
+    if indicators.prescribers_90d or indicators.pharmacies_90d:
+        text = f"MPE {indicators.prescribers_90d}pr {indicators.pharmacies_90d}ph"
+        tokens.append((0, "!" + text) if "03" in alerted else (3, text))
+    if indicators.overlap_days:
+        text = f"OPI+BZD {indicators.overlap_days}d"
+        tokens.append((0, "!" + text) if "04" in alerted else (3, text))
+    tokens.append((4, f"RX {indicators.active_prescriptions}"))
+    if total > sent:
+        tokens.append((1, f"{sent}/{total} fills sent"))
+    kept: set[int] = set()
+    for index in sorted(range(len(tokens)), key=lambda i: (tokens[i][0], i)):
+        trial = kept | {index}
+        if len("; ".join(tokens[i][1] for i in sorted(trial))) <= NOTE_LENGTH:
+            kept = trial
+    return "; ".join(tokens[i][1] for i in sorted(kept))
 
 
 def encode_denied(

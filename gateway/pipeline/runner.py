@@ -59,10 +59,6 @@ _PENDING = (
     ("suspension", "issue 6: immediate suspension"),
     ("rate_limit", "issue 6: distributed rate limits"),
 )
-_PENDING_AFTER_SEARCH = (
-    ("alerts", "issue 8: clinical indicators"),
-    ("audit", "issue 7: disclosure audit trail"),
-)
 
 
 def _pending(settings: Settings, specs: tuple[tuple[str, str], ...]) -> list[Stage]:
@@ -97,9 +93,11 @@ def build_pipeline(
     *,
     authenticate: Stage | None = None,
     identify: Stage | None = None,
+    audit: Stage | None = None,
 ) -> Pipeline:
     """The DESIGN §1 order. Refuses settings that enable a stage this build does not have, or one whose
     dependencies (token verifier, registry) were not given."""
+    from gateway.pipeline.alerts import CLINICAL_ROLES, Alerts
     from gateway.pipeline.authorize import Authorize
     from gateway.pipeline.issued_to import IssuedTo
     from gateway.pipeline.minimum_necessary import MinimumNecessary
@@ -114,6 +112,7 @@ def build_pipeline(
             Authorize(),
             Search(backend),
             MinimumNecessary(),
-            *_pending(settings, _PENDING_AFTER_SEARCH),
+            Alerts(CLINICAL_ROLES if settings.alerts else frozenset()),  # off: indicators withheld from everyone
+            _built(settings, "audit", audit),
         ]
     )

@@ -78,6 +78,8 @@ _LISTED = frozenset(
         "partial_fill",
         "status",
         "rxnorm_code",
+        "mme_per_day",  # clinical indicators: the alerts stage keeps them for clinical roles only
+        "lme_per_day",
     }
 )
 

@@ -8,8 +8,10 @@ from datetime import date
 from aiohttp import web
 
 from gateway.app import PIPELINE, REQUEST_ID, SETTINGS
+from gateway.audit import AUDIT
 from gateway.budget import Deadline
 from gateway.pipeline import RequestContext
+from gateway.pipeline.audit import audited
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
 
@@ -29,12 +31,22 @@ def new_context(request: web.Request, protocol: str, operation: str, search: pb.
 
 
 async def run_pipeline(request: web.Request, ctx: RequestContext) -> pb.SearchHistoryResponse:
-    """Run the pipeline inside the request's remaining budget; an overrun is TIMEOUT (504 in every protocol)."""
-    try:
-        async with asyncio.timeout(ctx.deadline.remaining()):
-            await request.app[PIPELINE].run(ctx)
-    except TimeoutError:
-        raise PmpError(pb.ERROR_CODE_TIMEOUT, "the request's time budget ran out") from None
+    """Run the pipeline inside the request's remaining budget; an overrun is TIMEOUT (504 in every protocol).
+    With the audit trail on, the run is audited: one record per request, an answer's committed before it returns."""
+    pipeline = request.app[PIPELINE]
+
+    async def run() -> None:
+        try:
+            async with asyncio.timeout(ctx.deadline.remaining()):
+                await pipeline.run(ctx)
+        except TimeoutError:
+            raise PmpError(pb.ERROR_CODE_TIMEOUT, "the request's time budget ran out") from None
+
+    audit = request.app.get(AUDIT)
+    if audit is None:
+        await run()
+    else:
+        await audited(ctx, run, audit.writer)
     if ctx.response is None:  # pragma: no cover - the search stage always sets it or raises
         raise PmpError(pb.ERROR_CODE_INTERNAL, "the search produced no answer")
     return ctx.response

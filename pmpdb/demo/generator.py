@@ -7,6 +7,9 @@ byte for byte. The files are what pharmacies would send:
 - a zero report from a pharmacy that dispensed nothing in the last week (standards.md §4.4);
 - a corrections file, sent last: revisions (DSP01=01) and voids (DSP01=02) of earlier fills.
 
+In a dataset of 20 people or more, three people are crafted to trip one clinical alert each (MME, multiple
+provider episode, opioid + benzodiazepine: :mod:`pmpdb.demo.scenarios`); their fills are never corrected.
+
 Next to the files comes the ground truth (:mod:`pmpdb.demo.truth`): the answer a correct PMP gives.
 """
 
@@ -43,6 +46,7 @@ from pmpdb.demo.identifiers import (
 )
 from pmpdb.demo.names import FEMALE_FIRST_NAMES, LAST_NAMES, MALE_FIRST_NAMES, PHARMACY_NAMES
 from pmpdb.demo.people import (
+    SHOWCASE_COUNT,
     Person,
     PharmacyStyle,
     RecordedName,
@@ -52,6 +56,7 @@ from pmpdb.demo.people import (
     record_name,
     showcase_variant,
 )
+from pmpdb.demo.scenarios import Scenario, assign
 from pmpdb.demo.truth import (
     Dispensation,
     DispensationKey,
@@ -338,6 +343,73 @@ class _Builder:
                 length = min(length, max(1, target // 2))
             made += self.course(plan, site, rng.choice(plan.doctors), drug, regimen, length)
 
+    def replace_with_scenarios(
+        self,
+        crafted: list[tuple[Person, Scenario]],
+        rng: random.Random,
+        sites: list[_Site],
+        prescribers: list[Prescriber],
+        drug_by_ndc: dict[str, Drug],
+    ) -> None:
+        """Drop the fills (and pharmacy profiles) drawn for ``crafted`` people and give them their scenario's,
+        drawing from ``rng`` so that the main stream is left as it was."""
+        ids = {person.person_id for person, _ in crafted}
+        self.fills = [f for f in self.fills if f.dispensation.person_id not in ids]
+        for key in [k for k in self.patients if k[0] in ids]:
+            del self.patients[key]
+        for person_id in ids:
+            self.recorded.pop(person_id, None)
+        main, self.rng = self.rng, rng
+        try:
+            for person, scenario in crafted:
+                self.scenario_fills(person, scenario, sites, prescribers, drug_by_ndc)
+        finally:
+            self.rng = main
+
+    def scenario_fills(
+        self,
+        person: Person,
+        scenario: Scenario,
+        sites: list[_Site],
+        prescribers: list[Prescriber],
+        drug_by_ndc: dict[str, Drug],
+    ) -> None:
+        """The fills of a person crafted to trip an alert (``scenarios``): dates fixed back from the end date."""
+        rng = self.rng
+        count = scenario.providers
+        home = rng.sample(sites, count)
+        doctors = rng.sample(prescribers, count)
+        payment = rng.choices(_PAYMENT_TYPES, _PAYMENT_WEIGHTS)[0]
+        for course in scenario.courses:
+            drug = drug_by_ndc[course.ndc]
+            rx = ""
+            written = self.end
+            refill_number = refills_authorized = 0
+            for n, back in enumerate(course.days_before_end):
+                fill_date = self.end - timedelta(days=back)
+                site = home[n % count] if course.rotate else home[0]
+                prescriber = doctors[n % count] if course.rotate else doctors[0]
+                if not rx or course.rotate or drug.dea_schedule == 2:
+                    rx = self.rx_number(site)
+                    written, refill_number = fill_date, 0
+                    refills_authorized = 0 if drug.dea_schedule == 2 else len(course.days_before_end) - 1
+                else:
+                    refill_number += 1
+                dispensation = Dispensation(
+                    key=DispensationKey(site.pharmacy.key, rx, refill_number, fill_date),
+                    person_id=person.person_id,
+                    ndc=drug.ndc,
+                    quantity=str(course.quantity),
+                    days_supply=course.days_supply,
+                    date_written=written,
+                    date_sold=fill_date,
+                    refills_authorized=refills_authorized,
+                    prescriber_npi=prescriber.npi,
+                    payment_type=payment,
+                )
+                patient = self.patient_at(person, site, None)
+                self.fills.append(_Fill(dispensation, site, patient, prescriber, "05", rng.choice(site.pharmacists)))
+
     def course(
         self, plan: _Plan, site: _Site, prescriber: Prescriber, drug: Drug, regimen: Regimen, length: int
     ) -> int:
@@ -449,12 +521,19 @@ def _by_date(d: Dispensation) -> tuple[date, str, str, int]:
     return (d.key.date_filled, d.key.pharmacy, d.key.rx_number, d.key.refill_number)
 
 
-def _choose_corrections(rng: random.Random, fills: list[_Fill]) -> tuple[list[int], list[int]]:
-    """Indexes of the fills to revise (~3%) and to void (~2%); a person always keeps one fill."""
+def _choose_corrections(
+    rng: random.Random, fills: list[_Fill], keep: frozenset[str] = frozenset()
+) -> tuple[list[int], list[int]]:
+    """Indexes of the fills to revise (~3%) and to void (~2%); a person always keeps one fill, and the people in
+    ``keep`` (crafted scenarios) keep all of theirs unchanged."""
     per_person: dict[str, int] = defaultdict(int)
     for f in fills:
         per_person[f.dispensation.person_id] += 1
-    candidates = [i for i, f in enumerate(fills) if per_person[f.dispensation.person_id] > 1]
+    candidates = [
+        i
+        for i, f in enumerate(fills)
+        if per_person[f.dispensation.person_id] > 1 and f.dispensation.person_id not in keep
+    ]
     if len(candidates) < 2:
         return [], []
     n_revise = max(1, round(len(fills) * 0.03))
@@ -564,13 +643,29 @@ def generate(patients: int = 200, seed: int = 0, *, start: date, end: date) -> D
 
     builder = _Builder(rng, start, end)
     shoppers = {people[len(people) // 2].person_id} if len(people) >= 20 else set()
+    drug_by_ndc = {d.ndc: d for d in drugs}
+    ordinary = [
+        p.person_id for p in people[SHOWCASE_COUNT:] if p.person_id not in groups and p.person_id not in shoppers
+    ]
+    crafted = assign(ordinary, people=len(people), days=(end - start).days)
     for index, person in enumerate(people):
         shopper = person.person_id in shoppers or rng.random() < 0.03
         builder.person_fills(person, index, dispensing_sites, prescribers, drugs, shopper=shopper)
+    if crafted:
+        # Their drawn histories are replaced, from a stream of their own: everybody else's data stays what the
+        # seed gave before there were scenarios.
+        scenario_rng = random.Random(seed * 1_000_003 + 8)  # noqa: S311 - reproducible demo data
+        builder.replace_with_scenarios(
+            [(p, crafted[p.person_id]) for p in people if p.person_id in crafted],
+            scenario_rng,
+            dispensing_sites,
+            prescribers,
+            drug_by_ndc,
+        )
     fills = builder.fills
-    revise_at, void_at = _choose_corrections(rng, fills)
+    revise_at, void_at = _choose_corrections(rng, fills, frozenset(crafted))
 
-    files = _Files(rng, sites, {d.ndc: d for d in drugs})
+    files = _Files(rng, sites, drug_by_ndc)
     reported = files.new_files(fills, end)
 
     period_start = max(start, end - timedelta(days=ZERO_REPORT_DAYS - 1))
@@ -615,6 +710,9 @@ def generate(patients: int = 200, seed: int = 0, *, start: date, end: date) -> D
                 same_name_dob_group=groups.get(p.person_id),
                 recorded_names=tuple(builder.recorded[p.person_id]),
                 dispensations=tuple(sorted(final[p.person_id], key=_by_date)),
+                scenario=crafted[p.person_id].name if p.person_id in crafted else None,
+                expected_alerts=crafted[p.person_id].alerts if p.person_id in crafted else (),
+                expected_peak_mme=crafted[p.person_id].peak_mme if p.person_id in crafted else None,
             )
             for p in people
         ),

@@ -114,6 +114,7 @@ def _has_punctuation(last_name: str) -> bool:
 
 # What the first people must show, so that every variant kind appears whatever the seed.
 _SHOWCASE = ("nickname", "diacritics", "apostrophe", "hyphen", "space")
+SHOWCASE_COUNT = len(_SHOWCASE)  # the first people: each shows one name variant
 
 
 def _showcase_ok(kind: str, first: str, last: str) -> bool:

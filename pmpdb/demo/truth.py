@@ -73,6 +73,11 @@ class PersonTruth:
     same_name_dob_group: str | None  # shared by the distinct people who have the same name and DOB
     recorded_names: tuple[RecordedName, ...]
     dispensations: tuple[Dispensation, ...]
+    # A person crafted to trip clinical alerts (pmpdb.demo.scenarios): its name, the PMIX alert codes a correct PMP
+    # raises over the whole dataset period (exactly these), and the peak MME/day under CDC 2022 factors.
+    scenario: str | None = None
+    expected_alerts: tuple[str, ...] = ()
+    expected_peak_mme: float | None = None
 
     @property
     def ambiguous_without_zip(self) -> bool:
@@ -110,6 +115,9 @@ class PersonTruth:
                 for r in self.recorded_names
             ],
             "dispensations": [d.to_json() for d in self.dispensations],
+            "scenario": self.scenario,
+            "expected_alerts": list(self.expected_alerts),
+            "expected_peak_mme": self.expected_peak_mme,
         }
 
 
@@ -190,7 +198,8 @@ class GroundTruth:
                    recorded_names: [{pharmacy, first_name, middle_name, last_name, variants: [kind…]}],
                    dispensations: [{pharmacy, rx_number, refill_number, date_filled, ndc, quantity,
                                     days_supply, date_written, date_sold, refills_authorized,
-                                    prescriber_npi, payment_type}]}],
+                                    prescriber_npi, payment_type}],
+                   scenario, expected_alerts: [code…], expected_peak_mme}],
          zero_reports: [{pharmacy, period_start, period_end, file}],
          revisions: [{pharmacy, rx_number, refill_number, date_filled, quantity_before,
                       days_supply_before, quantity_after, days_supply_after}],

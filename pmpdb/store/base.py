@@ -16,6 +16,7 @@ from pmpdb.store.schema import PATIENT_COLUMNS
 
 Row = tuple[Any, ...]
 DispensationRow = Row  # in schema.HISTORY_SELECT order
+IndicatorRow = Row  # in schema.INDICATOR_SELECT order
 VoidOutcome = Literal["voided", "duplicate", "missing"]
 
 
@@ -150,6 +151,11 @@ class Store(abc.ABC):
         after: tuple[str, int] | None,
     ) -> DispensationPage:
         """Dispensations of these patient records filled in [start, end], newest first, keyset-paged."""
+
+    @abc.abstractmethod
+    async def indicator_rows(self, patient_ids: Sequence[int], start: str, end: str) -> list[IndicatorRow]:
+        """Every dispensation of these patient records filled in [start, end], in no particular order, with what
+        the clinical indicators need (``schema.INDICATOR_SELECT``)."""
 
     @abc.abstractmethod
     async def file_by_sha256(self, sha256: str) -> FileRecord | None: ...

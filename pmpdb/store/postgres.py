@@ -16,6 +16,7 @@ import asyncpg
 from pmpdb.store.base import (
     DispensationPage,
     FileRecord,
+    IndicatorRow,
     IngestCounts,
     IngestSession,
     PatientRecord,
@@ -25,9 +26,11 @@ from pmpdb.store.base import (
     VoidOutcome,
 )
 from pmpdb.store.schema import (
+    ADDED_COLUMNS,
     DISPENSATION_COLUMNS,
     DRUG_COLUMNS,
     HISTORY_SELECT,
+    INDICATOR_SELECT,
     PATIENT_COLUMNS,
     PHARMACY_COLUMNS,
     PRESCRIBER_COLUMNS,
@@ -80,6 +83,7 @@ _HISTORY_AFTER = (
     f"{HISTORY_SELECT} WHERE d.patient_id = ANY($1::bigint[]) AND d.date_filled BETWEEN $2 AND $3"
     " AND (d.date_filled, d.id) < ($5, $6) ORDER BY d.date_filled DESC, d.id DESC LIMIT $4"
 )
+_INDICATORS = f"{INDICATOR_SELECT} WHERE d.patient_id = ANY($1::bigint[]) AND d.date_filled BETWEEN $2 AND $3"
 _COUNT = (
     "SELECT count(*) FROM dispensation d WHERE d.patient_id = ANY($1::bigint[]) AND d.date_filled BETWEEN $2 AND $3"
 )
@@ -114,6 +118,8 @@ class PostgresStore(Store):
                     await conn.execute(f"SET LOCAL search_path TO {self._schema}")
                     for ddl in tables("postgres"):
                         await conn.execute(ddl)
+                    for table, column, kind in ADDED_COLUMNS:  # a store written by an older build
+                        await conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
             finally:
                 await conn.close()
             self._pool = await asyncpg.create_pool(
@@ -179,6 +185,11 @@ class PostgresStore(Store):
         else:
             total = int((await self._fetch(_COUNT, ids, start, end))[0][0])
         return DispensationPage([tuple(r) for r in rows], total)
+
+    async def indicator_rows(self, patient_ids: Sequence[int], start: str, end: str) -> list[IndicatorRow]:
+        if not patient_ids:
+            return []
+        return [tuple(r) for r in await self._fetch(_INDICATORS, list(patient_ids), start, end)]
 
     async def file_by_sha256(self, sha256: str) -> FileRecord | None:
         rows = await self._fetch(

@@ -9,6 +9,7 @@ Why this shape (docs/architecture.md, "pmpdb store"):
   revise/void match), so revisions and voids are primary-key operations. ``(patient_id, date_filled)`` serves
   the history query newest-first with the date range as an index range.
 - ``pharmacy``, ``prescriber`` and ``drug`` are small reference tables joined at query time.
+- Columns added later are listed in ``ADDED_COLUMNS`` and added on open (both backends), never by recreating.
 """
 
 from __future__ import annotations
@@ -100,7 +101,12 @@ DRUG_COLUMNS: tuple[str, ...] = (
     "dea_schedule",
     "drug_class",
     "mme_factor",
+    "lme_factor",
 )
+
+# Columns added after a table was first released: ``open`` adds each one a database lacks (``ALTER TABLE … ADD
+# COLUMN``), so a store written by an older build upgrades in place. (table, column, type with its default)
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (("drug", "lme_factor", "TEXT NOT NULL DEFAULT ''"),)
 
 
 def _cols(names: tuple[str, ...], types: dict[str, str], default: str = "TEXT NOT NULL DEFAULT ''") -> str:
@@ -175,7 +181,9 @@ def tables(dialect: str) -> list[str]:
     ]
 
 
-# What the history query selects: only what is rendered (perf-budget: every extra column costs).
+# What the history query selects: only what is rendered (perf-budget: every extra column costs). Columns 36–43 are
+# the drug reference's for MME (``pmpdb.indicators.collect.DrugColumns``), in the same order as INDICATOR_SELECT's
+# 7–14, so one slice of either row keys the same cache entry.
 HISTORY_SELECT = """
 SELECT d.id, d.patient_id, d.rx_number, d.date_written, d.date_filled, d.date_sold,
        d.refill_number, d.refills_authorized, d.product_qualifier, d.ndc, d.quantity, d.unit_code,
@@ -183,9 +191,20 @@ SELECT d.id, d.patient_id, d.rx_number, d.date_written, d.date_filled, d.date_so
        d.rxnorm_code,
        ph.npi, ph.ncpdp, ph.dea, ph.name, ph.address1, ph.address2, ph.city, ph.state, ph.zip, ph.phone,
        pr.npi, pr.dea, pr.state_license, pr.last_name, pr.first_name, pr.middle_name,
-       dr.name, dr.strength, dr.strength_unit, dr.dosage_form, dr.dea_schedule, dr.drug_class
+       dr.name, dr.strength, dr.strength_unit, dr.dosage_form, dr.dea_schedule, dr.drug_class,
+       dr.ingredient, dr.mme_factor, dr.lme_factor, d.pharmacy_key, d.prescriber_key
 FROM dispensation d
 JOIN pharmacy ph ON ph.key = d.pharmacy_key
 LEFT JOIN prescriber pr ON pr.key = d.prescriber_key
+LEFT JOIN drug dr ON dr.ndc = d.ndc
+"""
+
+# What the indicators need of every fill in the period (pmpdb.indicators), when the page does not hold them all:
+# no pharmacy or prescriber join — their keys identify them.
+INDICATOR_SELECT = """
+SELECT d.date_filled, d.days_supply, d.quantity, d.unit_code, d.pharmacy_key, d.prescriber_key, d.rx_number,
+       dr.strength, dr.strength_unit, dr.dosage_form, dr.dea_schedule, dr.drug_class, dr.ingredient, dr.mme_factor,
+       dr.lme_factor
+FROM dispensation d
 LEFT JOIN drug dr ON dr.ndc = d.ndc
 """

@@ -14,6 +14,7 @@ from pathlib import Path
 from pmpdb.store.base import (
     DispensationPage,
     FileRecord,
+    IndicatorRow,
     IngestCounts,
     IngestSession,
     PatientRecord,
@@ -23,9 +24,11 @@ from pmpdb.store.base import (
     VoidOutcome,
 )
 from pmpdb.store.schema import (
+    ADDED_COLUMNS,
     DISPENSATION_COLUMNS,
     DRUG_COLUMNS,
     HISTORY_SELECT,
+    INDICATOR_SELECT,
     PATIENT_COLUMNS,
     PHARMACY_COLUMNS,
     PRESCRIBER_COLUMNS,
@@ -67,6 +70,7 @@ class SqliteStore(Store):
         self._conn: sqlite3.Connection | None = None
         self._history_sql: dict[tuple[int, bool], str] = {}
         self._candidate_sql: dict[tuple[int, int], str] = {}
+        self._indicator_sql: dict[int, str] = {}
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -87,6 +91,7 @@ class SqliteStore(Store):
             conn.execute("PRAGMA temp_store=MEMORY")
             for ddl in tables("sqlite"):
                 conn.execute(ddl)
+            _add_columns(conn)
             self._conn = conn
         except sqlite3.Error as exc:
             raise StoreUnavailableError(f"cannot open the SQLite store: {exc}") from exc
@@ -178,6 +183,20 @@ class SqliteStore(Store):
             raise StoreUnavailableError(str(exc)) from exc
         return DispensationPage(rows, int(total))
 
+    async def indicator_rows(self, patient_ids: Sequence[int], start: str, end: str) -> list[IndicatorRow]:
+        n = len(patient_ids)
+        if n == 0:
+            return []
+        sql = self._indicator_sql.get(n)
+        if sql is None:
+            sql = self._indicator_sql[n] = (
+                f"{INDICATOR_SELECT} WHERE d.patient_id IN ({_placeholders(n)}) AND d.date_filled BETWEEN ? AND ?"
+            )
+        try:
+            return self.conn.execute(sql, (*patient_ids, start, end)).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(str(exc)) from exc
+
     async def file_by_sha256(self, sha256: str) -> FileRecord | None:
         row = self.conn.execute(
             "SELECT id, sha256, name, ingested_at, records, accepted, revised, voided, zero_reports, duplicates"
@@ -206,6 +225,18 @@ class SqliteStore(Store):
             raise
         conn.execute("COMMIT")
         return len(rows)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """``schema.ADDED_COLUMNS`` that an older database lacks (SQLite has no ``ADD COLUMN IF NOT EXISTS``)."""
+    for table, column, kind in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            except sqlite3.OperationalError as exc:  # another process opening the same file added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 class _SqliteIngest(IngestSession):

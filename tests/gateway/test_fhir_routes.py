@@ -246,7 +246,8 @@ async def test_unknown_fhir_path_is_an_operation_outcome(client: TestClient) -> 
 async def test_readyz_lists_disabled_stages_and_metrics_count_requests(client: TestClient) -> None:
     await client.post("/fhir/Patient/$pdmp-history", data=example_bytes(EX1), headers=FHIR)
     ready = await (await client.get("/readyz")).json()
-    assert ready["stages"]["audit"].startswith("disabled")
+    assert ready["stages"]["authenticate"] == "disabled: turned off in settings (PMP_AUTHENTICATE=false)"
+    assert ready["stages"]["audit"] == "enabled" and ready["checks"]["audit"] == "ok"
     metrics = await (await client.get("/metrics")).text()
     assert 'pmp_gateway_requests_total{outcome="ok",route="/fhir/Patient/$pdmp-history"}' in metrics
     assert "pmp_gateway_in_flight_requests" in metrics

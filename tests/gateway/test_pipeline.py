@@ -129,6 +129,7 @@ def _pipeline(tmp_path: Path, **settings: Any) -> Any:
         FakeSearchBackend(pb.SearchHistoryResponse()),
         authenticate=_Passing("authenticate"),
         identify=_Passing("identify"),
+        audit=_Passing("audit"),
     )
 
 
@@ -146,28 +147,28 @@ def test_stages_in_order_and_unbuilt_ones_disabled_and_saying_so(tmp_path: Path)
         "alerts",
         "audit",
     ]
-    assert states["authenticate"] == states["identify"] == states["authorize"] == "enabled"
-    assert states["audit"].startswith("disabled: not built yet (issue 7")
+    assert states["authenticate"] == states["identify"] == states["authorize"] == states["audit"] == "enabled"
     assert states["suspension"].startswith("disabled: not built yet (issue 6")
 
 
 def test_built_stages_turned_off_say_so(tmp_path: Path) -> None:
-    pipeline = _pipeline(tmp_path, authenticate=False, identify=False)
+    pipeline = _pipeline(tmp_path, authenticate=False, identify=False, audit=False)
     states = pipeline.describe()
     assert states["authenticate"] == "disabled: turned off in settings (PMP_AUTHENTICATE=false)"
     assert states["identify"] == "disabled: turned off in settings (PMP_IDENTIFY=false)"
+    assert states["audit"] == "disabled: turned off in settings (PMP_AUDIT=false)"
     assert all(isinstance(s, DisabledStage) for s in pipeline.stages if states[s.name] != "enabled")
 
 
-@pytest.mark.parametrize("stage", ["authenticate", "identify"])
+@pytest.mark.parametrize("stage", ["authenticate", "identify", "audit"])
 def test_an_enabled_stage_without_its_dependencies_fails_at_start(tmp_path: Path, stage: str) -> None:
-    others = {"authenticate": _Passing("authenticate"), "identify": _Passing("identify")}
+    others = {name: _Passing(name) for name in ("authenticate", "identify", "audit")}
     del others[stage]
     with pytest.raises(PipelineConfigurationError, match=stage):
         build_pipeline(settings_for_tests(tmp_path), FakeSearchBackend(pb.SearchHistoryResponse()), **others)
 
 
-@pytest.mark.parametrize("stage", ["suspension", "rate_limit", "alerts", "audit"])
+@pytest.mark.parametrize("stage", ["suspension", "rate_limit"])
 def test_enabling_an_unbuilt_stage_fails_at_start(tmp_path: Path, stage: str) -> None:
     with pytest.raises(PipelineConfigurationError, match=stage):
         _pipeline(tmp_path, **{stage: True})

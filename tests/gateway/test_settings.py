@@ -65,7 +65,8 @@ def test_cli_reports_invalid_settings_without_a_traceback(
 def test_serve_refuses_an_open_network_address_while_unauthenticated() -> None:
     from pmpcli.serve import refuse_open_network
 
-    settings = load_settings()
+    refuse_open_network(load_settings(), "0.0.0.0")  # authenticate and audit on (the defaults): any address
+    settings = load_settings(audit=False)
     refuse_open_network(settings, "127.0.0.1")
     refuse_open_network(settings, "::1")
     with pytest.raises(SystemExit, match="refusing to listen"):

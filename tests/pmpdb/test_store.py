@@ -129,7 +129,7 @@ async def test_abort_leaves_nothing(store: Store) -> None:
 
 
 async def test_drug_reference_replaced_whole(store: Store) -> None:
-    row = ("00406052301", "Oxycodone 10 mg tablet", "oxycodone", "10", "mg", "tablet", "2", "opioid", "1.5")
+    row = ("00406052301", "Oxycodone 10 mg tablet", "oxycodone", "10", "mg", "tablet", "2", "opioid", "1.5", "")
     assert await store.load_drugs([row]) == 1
     assert await store.drug_count() == 1
     await _seed(store, ["2026-01-01"])

@@ -537,6 +537,8 @@ class Dispensation(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     PHARMACIST_NPI_FIELD_NUMBER: _builtins.int
     RXNORM_CODE_FIELD_NUMBER: _builtins.int
+    MME_PER_DAY_FIELD_NUMBER: _builtins.int
+    LME_PER_DAY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """stable: derived from pharmacy + Rx number + refill number + date filled"""
     patient_id: _builtins.str
@@ -566,6 +568,13 @@ class Dispensation(_message.Message):
     """"reported" or "revised" """
     pharmacist_npi: _builtins.str
     rxnorm_code: _builtins.str
+    mme_per_day: _builtins.float
+    """Morphine milligram equivalents per day (pmpdb.indicators.mme): strength per unit × (quantity ÷ days supply) ×
+    the conversion factor of the table in force (CDC 2022 by default). Set only when the drug reference knows
+    the opioid and its factor; never for buprenorphine (excluded by CDC), non-opioids or unknown NDCs.
+    """
+    lme_per_day: _builtins.float
+    """Lorazepam milligram equivalents per day for benzodiazepines, when the drug reference carries a factor."""
     @_builtins.property
     def pharmacy(self) -> Global___Pharmacy: ...
     @_builtins.property
@@ -608,12 +617,21 @@ class Dispensation(_message.Message):
         status: _builtins.str = ...,
         pharmacist_npi: _builtins.str = ...,
         rxnorm_code: _builtins.str = ...,
+        mme_per_day: _builtins.float | None = ...,
+        lme_per_day: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["drug", b"drug", "patient_address", b"patient_address", "patient_name", b"patient_name", "pharmacy", b"pharmacy", "prescriber", b"prescriber"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_lme_per_day", b"_lme_per_day", "_mme_per_day", b"_mme_per_day", "drug", b"drug", "lme_per_day", b"lme_per_day", "mme_per_day", b"mme_per_day", "patient_address", b"patient_address", "patient_name", b"patient_name", "pharmacy", b"pharmacy", "prescriber", b"prescriber"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_filled", b"date_filled", "date_sold", b"date_sold", "date_written", b"date_written", "days_supply", b"days_supply", "drug", b"drug", "id", b"id", "ndc", b"ndc", "partial_fill", b"partial_fill", "patient_address", b"patient_address", "patient_birth_date", b"patient_birth_date", "patient_gender", b"patient_gender", "patient_id", b"patient_id", "patient_name", b"patient_name", "payment_type", b"payment_type", "pharmacist_npi", b"pharmacist_npi", "pharmacy", b"pharmacy", "prescriber", b"prescriber", "product_id_qualifier", b"product_id_qualifier", "quantity", b"quantity", "quantity_unit", b"quantity_unit", "refill_number", b"refill_number", "refills_authorized", b"refills_authorized", "rx_number", b"rx_number", "rxnorm_code", b"rxnorm_code", "source_state", b"source_state", "status", b"status", "transmission_form", b"transmission_form"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_lme_per_day", b"_lme_per_day", "_mme_per_day", b"_mme_per_day", "date_filled", b"date_filled", "date_sold", b"date_sold", "date_written", b"date_written", "days_supply", b"days_supply", "drug", b"drug", "id", b"id", "lme_per_day", b"lme_per_day", "mme_per_day", b"mme_per_day", "ndc", b"ndc", "partial_fill", b"partial_fill", "patient_address", b"patient_address", "patient_birth_date", b"patient_birth_date", "patient_gender", b"patient_gender", "patient_id", b"patient_id", "patient_name", b"patient_name", "payment_type", b"payment_type", "pharmacist_npi", b"pharmacist_npi", "pharmacy", b"pharmacy", "prescriber", b"prescriber", "product_id_qualifier", b"product_id_qualifier", "quantity", b"quantity", "quantity_unit", b"quantity_unit", "refill_number", b"refill_number", "refills_authorized", b"refills_authorized", "rx_number", b"rx_number", "rxnorm_code", b"rxnorm_code", "source_state", b"source_state", "status", b"status", "transmission_form", b"transmission_form"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__lme_per_day: _TypeAlias = _typing.Literal["lme_per_day"]  # noqa: Y015
+    _WhichOneofArgType__lme_per_day: _TypeAlias = _typing.Literal["_lme_per_day", b"_lme_per_day"]  # noqa: Y015
+    _WhichOneofReturnType__mme_per_day: _TypeAlias = _typing.Literal["mme_per_day"]  # noqa: Y015
+    _WhichOneofArgType__mme_per_day: _TypeAlias = _typing.Literal["_mme_per_day", b"_mme_per_day"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__lme_per_day) -> _WhichOneofReturnType__lme_per_day | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mme_per_day) -> _WhichOneofReturnType__mme_per_day | None: ...
 
 Global___Dispensation: _TypeAlias = Dispensation  # noqa: Y015
 
@@ -657,6 +675,124 @@ class MatchedPatient(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MatchedPatient: _TypeAlias = MatchedPatient  # noqa: Y015
+
+@_typing.final
+class Alert(_message.Message):
+    """A clinical alert about the matched person over the report period (DESIGN §1 step 8)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    THRESHOLD_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """PMIXPatientAlertCatCode: "03" doctor/pharmacy shopping, "04" overlapping"""
+    text: _builtins.str
+    """prescription (opioid + benzodiazepine), "05" MME
+    one line for a clinician; names no person
+    """
+    value: _builtins.float
+    """what tripped it: peak MME/day (05), prescribers (03), overlap days (04)"""
+    threshold: _builtins.float
+    """the threshold in force"""
+    @_builtins.property
+    def period(self) -> Global___DateRange:
+        """the days on which the condition held (MPE: the episode's first..last fill)"""
+
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        text: _builtins.str = ...,
+        period: Global___DateRange | None = ...,
+        value: _builtins.float = ...,
+        threshold: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["period", b"period"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "period", b"period", "text", b"text", "threshold", b"threshold", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Alert: _TypeAlias = Alert  # noqa: Y015
+
+@_typing.final
+class Indicators(_message.Message):
+    """Figures about the matched person's dispensations filled in the report period — all of them, not one page."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AS_OF_FIELD_NUMBER: _builtins.int
+    MME_FACTORS_FIELD_NUMBER: _builtins.int
+    PEAK_MME_FIELD_NUMBER: _builtins.int
+    PEAK_MME_DATE_FIELD_NUMBER: _builtins.int
+    CURRENT_MME_FIELD_NUMBER: _builtins.int
+    ACTIVE_PRESCRIPTIONS_FIELD_NUMBER: _builtins.int
+    PRESCRIBERS_90D_FIELD_NUMBER: _builtins.int
+    PHARMACIES_90D_FIELD_NUMBER: _builtins.int
+    PROVIDER_WINDOW_FIELD_NUMBER: _builtins.int
+    OVERLAP_DAYS_FIELD_NUMBER: _builtins.int
+    UNCONVERTED_OPIOIDS_FIELD_NUMBER: _builtins.int
+    CURRENT_LME_FIELD_NUMBER: _builtins.int
+    UNKNOWN_DRUGS_FIELD_NUMBER: _builtins.int
+    as_of: _builtins.str
+    """the period's end, or today if earlier: "current" means this day"""
+    mme_factors: _builtins.str
+    """conversion table in force: "cdc2022" | "cdc2016" """
+    peak_mme: _builtins.float
+    """the highest daily active MME on any day of the period up to as_of"""
+    peak_mme_date: _builtins.str
+    """the first day it was reached ("" when no MME)"""
+    current_mme: _builtins.float
+    """daily active MME on as_of"""
+    active_prescriptions: _builtins.int
+    """prescriptions (pharmacy + Rx number) with a fill active on as_of"""
+    prescribers_90d: _builtins.int
+    """distinct prescribers of the fills in provider_window"""
+    pharmacies_90d: _builtins.int
+    """distinct pharmacies of the fills in provider_window"""
+    overlap_days: _builtins.int
+    """else the 90 days up to as_of
+    days on which an opioid and a benzodiazepine were both active
+    """
+    unconverted_opioids: _builtins.int
+    """opioid fills without MME (no factor, or a quantity unit that does not"""
+    current_lme: _builtins.float
+    """match the strength); buprenorphine is not counted: CDC excludes it
+    daily active LME on as_of (0 without LME factors)
+    """
+    unknown_drugs: _builtins.int
+    """fills whose NDC the drug reference does not know: their class is"""
+    @_builtins.property
+    def provider_window(self) -> Global___DateRange:
+        """the multiple provider episode (first..last fill) when there is one,"""
+
+    def __init__(
+        self,
+        *,
+        as_of: _builtins.str = ...,
+        mme_factors: _builtins.str = ...,
+        peak_mme: _builtins.float = ...,
+        peak_mme_date: _builtins.str = ...,
+        current_mme: _builtins.float = ...,
+        active_prescriptions: _builtins.int = ...,
+        prescribers_90d: _builtins.int = ...,
+        pharmacies_90d: _builtins.int = ...,
+        provider_window: Global___DateRange | None = ...,
+        overlap_days: _builtins.int = ...,
+        unconverted_opioids: _builtins.int = ...,
+        current_lme: _builtins.float = ...,
+        unknown_drugs: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["provider_window", b"provider_window"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_prescriptions", b"active_prescriptions", "as_of", b"as_of", "current_lme", b"current_lme", "current_mme", b"current_mme", "mme_factors", b"mme_factors", "overlap_days", b"overlap_days", "peak_mme", b"peak_mme", "peak_mme_date", b"peak_mme_date", "pharmacies_90d", b"pharmacies_90d", "prescribers_90d", b"prescribers_90d", "provider_window", b"provider_window", "unconverted_opioids", b"unconverted_opioids", "unknown_drugs", b"unknown_drugs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Indicators: _TypeAlias = Indicators  # noqa: Y015
 
 @_typing.final
 class SearchHistoryRequest(_message.Message):
@@ -706,6 +842,8 @@ class SearchHistoryResponse(_message.Message):
     DISPENSATIONS_FIELD_NUMBER: _builtins.int
     TOTAL_DISPENSATIONS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    INDICATORS_FIELD_NUMBER: _builtins.int
+    ALERTS_FIELD_NUMBER: _builtins.int
     match_status: Global___MatchStatus.ValueType
     total_dispensations: _builtins.int
     """in the date range, across all pages"""
@@ -719,6 +857,14 @@ class SearchHistoryResponse(_message.Message):
     def dispensations(self) -> _containers.RepeatedCompositeFieldContainer[Global___Dispensation]:
         """newest fill first"""
 
+    @_builtins.property
+    def indicators(self) -> Global___Indicators:
+        """Computed on the first page only (no page_token), over every fill in the date range."""
+
+    @_builtins.property
+    def alerts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Alert]:
+        """MME (05), MPE (03), opioid + benzodiazepine (04), in that order"""
+
     def __init__(
         self,
         *,
@@ -727,10 +873,12 @@ class SearchHistoryResponse(_message.Message):
         dispensations: _abc.Iterable[Global___Dispensation] | None = ...,
         total_dispensations: _builtins.int = ...,
         next_page_token: _builtins.str = ...,
+        indicators: Global___Indicators | None = ...,
+        alerts: _abc.Iterable[Global___Alert] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["indicators", b"indicators"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dispensations", b"dispensations", "match_status", b"match_status", "next_page_token", b"next_page_token", "patients", b"patients", "total_dispensations", b"total_dispensations"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "dispensations", b"dispensations", "indicators", b"indicators", "match_status", b"match_status", "next_page_token", b"next_page_token", "patients", b"patients", "total_dispensations", b"total_dispensations"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
