@@ -147,11 +147,19 @@ def fetch_token(port: int, client_id: str, key: Any) -> str:
 STAGE_COSTS: tuple[tuple[str, dict[str, str], float], ...] = (
     ("OAuth (authenticate + identify)", {"PMP_AUTHENTICATE": "false", "PMP_IDENTIFY": "false"}, 0.05),
     ("audit (group commit)", {"PMP_AUDIT": "false"}, 0.10),
+    ("suspension + rate limit", {"PMP_SUSPENSION": "false", "PMP_RATE_LIMIT": "false"}, 0.10),
 )
+# Limits on, high enough that the one bench user and EDS are never refused: the cost of checking is measured.
+BENCH_QUOTAS = {"PMP_RATE_LIMIT_EDS": "100000000/60,burst=1000000", "PMP_RATE_LIMIT_USER": "100000000/60,burst=1000000"}
 
 
 def start_gateway(path: Path, port: int, workers: int, *, off: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    env = {"PMP_REDIS_URL": "redis://127.0.0.1:6379/0", "PMP_REDIS_PREFIX": f"bench-{uuid.uuid4().hex}:", **(off or {})}
+    env = {
+        "PMP_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "PMP_REDIS_PREFIX": f"bench-{uuid.uuid4().hex}:",
+        **BENCH_QUOTAS,
+        **(off or {}),
+    }
     proc, _ = start_cli(path, "serve", "--port", str(port), "--workers", str(workers), "--no-demo", env=env)
     return proc
 

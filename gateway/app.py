@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import grpc
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway import metrics
@@ -190,22 +191,28 @@ def create_app(
     ``gateway.services.default_issuer``). ``backend`` replaces the gRPC backend in tests (then ``pmpdb_target`` is
     unused); otherwise one grpc.aio channel to ``pmpdb_target`` is opened when the app starts. ``registry`` (an
     unopened store) replaces the one the settings name."""
-    from gateway.admin.audit_routes import setup_audit_routes
+    from gateway.admin.audit_routes import record_admin_action, setup_audit_routes
     from gateway.audit import AuditConfig, AuditService
     from gateway.pipeline.audit import Audit
     from gateway.pipeline.authenticate import Authenticate
     from gateway.pipeline.identify import Identify
-    from gateway.routes import fhir, ncpdp, oauth
+    from gateway.pipeline.rate_limit import RateLimit, rate_limit_headers
+    from gateway.pipeline.suspension import SuspensionCheck
+    from gateway.routes import admin, fhir, ncpdp, oauth
 
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[observe])
+    services = Services.build(settings, issuer=issuer, registry=registry)
+    middlewares: list[Middleware] = [observe]
+    if settings.rate_limit:  # outside observe: it must see the error responses observe renders
+        middlewares.insert(0, rate_limit_headers(services.quotas.default_policy_header()))
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[SETTINGS] = settings
     app[CURSORS] = CursorCodec(cursor_key, settings.token_ttl_seconds)
     app[PATIENT_IDS] = PatientIds(cursor_key, settings.token_ttl_seconds)
     app[ERROR_RENDERERS] = []
-    services = Services.build(settings, issuer=issuer, registry=registry)
     app[SERVICES] = services
     app.cleanup_ctx.append(services.lifecycle)
     authenticate, identify = Authenticate(services.tokens.verifier), Identify(services.registry)
+    suspension, rate_limit = SuspensionCheck(services.suspensions), RateLimit(services.limiter, services.quotas)
     audit_stage: Audit | None = None
     if settings.audit:
         audit = AuditService.build(AuditConfig.from_settings(settings))
@@ -214,7 +221,13 @@ def create_app(
         audit_stage = Audit()
     if backend is not None:
         app[PIPELINE] = build_pipeline(
-            settings, backend, authenticate=authenticate, identify=identify, audit=audit_stage
+            settings,
+            backend,
+            authenticate=authenticate,
+            identify=identify,
+            suspension=suspension,
+            rate_limit=rate_limit,
+            audit=audit_stage,
         )
     else:
 
@@ -225,7 +238,13 @@ def create_app(
             )
             app[PMPDB_CHANNEL] = channel
             app[PIPELINE] = build_pipeline(
-                settings, GrpcSearchBackend(channel), authenticate=authenticate, identify=identify, audit=audit_stage
+                settings,
+                GrpcSearchBackend(channel),
+                authenticate=authenticate,
+                identify=identify,
+                suspension=suspension,
+                rate_limit=rate_limit,
+                audit=audit_stage,
             )
             yield
             await channel.close()
@@ -235,6 +254,8 @@ def create_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
     oauth.setup(app, services.tokens)
+    hooks = [record_admin_action(app[AUDIT])] if settings.audit else []  # every admin action is audited
+    admin.setup(app, services.suspensions, registry=services.registry, on_action=hooks)  # after oauth: verifier
     fhir.setup(app)
     ncpdp.setup(app)
     if settings.audit:

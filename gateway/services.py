@@ -8,7 +8,6 @@ the registry and starts the revocation refresher before the first request.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -20,42 +19,14 @@ from gateway.auth.keys import KeyRing
 from gateway.auth.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
 from gateway.auth.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
 from gateway.auth.service import TokenService
+from gateway.deployment import DeploymentError, check_deployment, default_issuer, is_loopback
+from gateway.policy.ratelimit import QuotaBook, RateLimiter, make_quota_book, make_rate_limiter
 from gateway.policy.registry import make_registry
 from gateway.policy.registry.store.base import RegistryStore
+from gateway.policy.suspension import SuspendingClientDirectory, SuspensionSet, make_suspension_set
 from gateway.settings import Settings
 
-
-class DeploymentError(ValueError):
-    """Settings that cannot serve safely: say what to set instead of failing on the first request."""
-
-
-def default_issuer(settings: Settings, host: str, port: int) -> str:
-    """The OAuth issuer (and token audience): configured, else the public base URL, else the address served."""
-    configured = settings.oauth_issuer or settings.public_base_url
-    if configured:
-        return configured.rstrip("/")
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
-
-
-def check_deployment(settings: Settings) -> None:
-    """Refuse, before serving, what the token service could not do correctly."""
-    if settings.authenticate and settings.workers > 1 and not settings.redis_url:
-        raise DeploymentError(
-            "--workers > 1 needs PMP_REDIS_URL: assertion replay and token revocation must be seen by every worker"
-        )
-    if not (settings.oauth_issuer or settings.public_base_url) and not is_loopback(settings.host):
-        raise DeploymentError(
-            f"listening on {settings.host} needs PMP_PUBLIC_BASE_URL (https://…): it is the OAuth issuer and "
-            "the audience of every token"
-        )
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return host == "localhost"
+__all__ = ["DeploymentError", "Services", "check_deployment", "default_issuer", "is_loopback"]
 
 
 @dataclass(slots=True)
@@ -64,6 +35,9 @@ class Services:
     tokens: TokenService
     redis: aioredis.Redis | None
     revocations: RevocationStore
+    suspensions: SuspensionSet
+    limiter: RateLimiter
+    quotas: QuotaBook
 
     @classmethod
     def build(cls, settings: Settings, *, issuer: str, registry: RegistryStore | None = None) -> Services:
@@ -73,12 +47,19 @@ class Services:
             postgres_dsn=settings.gateway_dsn,
             postgres_schema=settings.gateway_postgres_schema,
         )
-        redis = aioredis.from_url(settings.redis_url) if settings.redis_url else None
+        # bounded socket waits: a hung Redis must not hold requests (suspension then fails closed after its bound,
+        # rate limits degrade to in-process)
+        redis = (
+            aioredis.from_url(settings.redis_url, socket_connect_timeout=0.5, socket_timeout=1.0)
+            if settings.redis_url
+            else None
+        )
+        suspensions = make_suspension_set(settings, redis)
         prefix = f"{settings.redis_prefix}oauth:"
         replay: ReplayStore = RedisReplayStore(redis, prefix) if redis else MemoryReplayStore()
         revocations: RevocationStore = RedisRevocationStore(redis, prefix) if redis else MemoryRevocationStore()
         tokens = TokenService(
-            clients=registry,
+            clients=SuspendingClientDirectory(registry, suspensions) if settings.suspension else registry,
             keys=KeyRing.load_or_create(settings.data_dir, alg=settings.oauth_signing_alg),
             replay=replay,
             revocations=revocations,
@@ -87,15 +68,27 @@ class Services:
             token_ttl_seconds=settings.oauth_token_ttl_seconds,
             token_cache_entries=settings.oauth_token_cache_entries,
         )
-        return cls(registry, tokens, redis, revocations)
+        return cls(
+            registry,
+            tokens,
+            redis,
+            revocations,
+            suspensions,
+            make_rate_limiter(settings, redis),
+            make_quota_book(settings, registry),
+        )
 
     async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
         await self.registry.open()
+        await self.suspensions.store.open()
         try:
             if isinstance(self.revocations, RedisRevocationStore):
                 await self.revocations.start()
+            await self.suspensions.start()  # never raises: an unreachable store starts it unconfirmed (fail closed)
             yield
         finally:
+            await self.suspensions.aclose()
+            await self.suspensions.store.close()
             if isinstance(self.revocations, RedisRevocationStore):
                 await self.revocations.aclose()
             if self.redis is not None:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,21 @@ class Settings(BaseSettings):
     redis_url: str = Field(default="", description="e.g. redis://127.0.0.1:6379/0; empty = in-process (one host)")
     redis_prefix: str = Field(default="pmp:", description="namespace for every key the gateway writes")
 
+    # suspensions (issue 6): how often each process confirms its copy, and how stale it may get before queries are
+    # refused with 503 (fail closed)
+    suspension_check_seconds: float = Field(default=0.5, gt=0, le=5, description="version check period")
+    suspension_max_staleness_seconds: float = Field(default=5.0, gt=0, le=300, description="fail closed after")
+
+    # rate limits (issue 6): default quotas, "RATE/SECONDS[,burst=N][,shadow]" or "off"; an EDS's own quota in the
+    # registry (pmp-gateway eds set-quota) replaces rate_limit_eds for it
+    rate_limit_eds: str = Field(default="6000/60,burst=600", description="per EDS unless the registry sets one")
+    rate_limit_client: str = Field(default="off", description="per OAuth client")
+    rate_limit_user: str = Field(default="300/60,burst=60", description="per registered end user, across EDSs")
+    rate_limit_state: str = Field(default="6000/60,burst=600", description="per requesting partner state")
+    rate_limit_replicas: int = Field(default=1, ge=1, le=1000, description="Redis down: each limits to 1/N")
+    rate_limit_redis_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    rate_limit_redis_retry_seconds: float = Field(default=1.0, gt=0, le=60)
+
     # OAuth 2.0 token service (SMART Backend Services)
     oauth_issuer: str = Field(default="", description="empty = public_base_url, else http://host:port as served")
     oauth_token_ttl_seconds: int = Field(default=300, ge=30, le=300, description="SMART: at most 300")
@@ -76,8 +91,8 @@ class Settings(BaseSettings):
     # /readyz lists every stage's state (never a check that silently passes).
     authenticate: bool = True  # OAuth 2.0 access tokens
     identify: bool = True  # registered, active end users linked to the calling EDS
-    suspension: bool = False  # suspended EDS / users / states (issue 6)
-    rate_limit: bool = False  # GCRA per EDS / user / state (issue 6)
+    suspension: bool = True  # suspended EDS / clients / users / states (issue 6)
+    rate_limit: bool = True  # GCRA per EDS / client / user / state (issue 6)
     alerts: bool = True  # clinical indicators (computed in pmpdb, shown to clinical roles only)
     audit: bool = True  # disclosure audit trail: no audit, no data
 
@@ -98,6 +113,14 @@ class Settings(BaseSettings):
     audit_sqlite_synchronous: Literal["full", "normal"] = Field(
         default="full", description="full: each batch fsynced (survives power loss); normal: survives a crash only"
     )
+
+    @field_validator("rate_limit_eds", "rate_limit_client", "rate_limit_user", "rate_limit_state")
+    @classmethod
+    def _quota(cls, value: str) -> str:
+        from gateway.policy.registry.model import parse_quota  # (not the ratelimit package: it loads prometheus)
+
+        parse_quota(value)  # QuotaSyntaxError is a ValueError: pydantic reports it
+        return value
 
     @property
     def sqlite_path(self) -> Path:

@@ -13,6 +13,8 @@ from gateway.settings import Settings, load_settings
 from pmpcli.audit import add_audit_parsers
 from pmpcli.registry import COMMANDS as REGISTRY_COMMANDS
 from pmpcli.registry import add_registry_parsers
+from pmpcli.suspend import add_suspension_parsers
+from pmpcli.suspend import handles as suspension_handles
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_registry_parsers(sub)  # eds, clients, users
     add_audit_parsers(sub)  # audit verify, accounting, usage, purge, hold
+    add_suspension_parsers(sub)  # suspend, reinstate, suspensions; eds set-quota
     return parser
 
 
@@ -89,6 +92,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from pmpcli.drugs import drugs_load
 
         return drugs_load(settings, args.file)
+    if suspension_handles(args):
+        from pmpcli.suspend import run_suspension
+
+        return run_suspension(args, settings)
     if args.command == "audit":
         from pmpcli.audit import run_audit
 

@@ -20,8 +20,8 @@ import socket
 from typing import Any
 
 from gateway.cursor import load_or_create_key
+from gateway.deployment import DeploymentError, check_deployment, default_issuer, is_loopback
 from gateway.logs import configure_logging
-from gateway.services import DeploymentError, check_deployment, default_issuer, is_loopback
 from gateway.settings import Settings
 from pmpcli.demo import load_demo_if_empty, register_demo_client
 from pmpcli.loop import run

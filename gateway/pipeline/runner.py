@@ -54,13 +54,6 @@ class Pipeline:
         return {s.name: s.state if isinstance(s, DisabledStage) else "enabled" for s in self.stages}
 
 
-# Stages owned by later issues: (setting / stage name, owner).
-_PENDING = (
-    ("suspension", "issue 6: immediate suspension"),
-    ("rate_limit", "issue 6: distributed rate limits"),
-)
-
-
 def _pending(settings: Settings, specs: tuple[tuple[str, str], ...]) -> list[Stage]:
     stages: list[Stage] = []
     for name, owner in specs:
@@ -93,6 +86,8 @@ def build_pipeline(
     *,
     authenticate: Stage | None = None,
     identify: Stage | None = None,
+    suspension: Stage | None = None,
+    rate_limit: Stage | None = None,
     audit: Stage | None = None,
 ) -> Pipeline:
     """The DESIGN §1 order. Refuses settings that enable a stage this build does not have, or one whose
@@ -108,7 +103,8 @@ def build_pipeline(
             _built(settings, "authenticate", authenticate),
             _built(settings, "identify", identify),
             IssuedTo(),
-            *_pending(settings, _PENDING),
+            _built(settings, "suspension", suspension),
+            _built(settings, "rate_limit", rate_limit),
             Authorize(),
             Search(backend),
             MinimumNecessary(),

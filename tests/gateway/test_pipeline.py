@@ -123,17 +123,18 @@ class _Passing:
         return None
 
 
+_BUILT_WITH_DEPENDENCIES = ("authenticate", "identify", "suspension", "rate_limit", "audit")
+
+
 def _pipeline(tmp_path: Path, **settings: Any) -> Any:
     return build_pipeline(
         settings_for_tests(tmp_path, **settings),
         FakeSearchBackend(pb.SearchHistoryResponse()),
-        authenticate=_Passing("authenticate"),
-        identify=_Passing("identify"),
-        audit=_Passing("audit"),
+        **{name: _Passing(name) for name in _BUILT_WITH_DEPENDENCIES},
     )
 
 
-def test_stages_in_order_and_unbuilt_ones_disabled_and_saying_so(tmp_path: Path) -> None:
+def test_stages_in_order_all_enabled_by_default(tmp_path: Path) -> None:
     states = _pipeline(tmp_path).describe()
     assert list(states) == [
         "authenticate",
@@ -147,28 +148,19 @@ def test_stages_in_order_and_unbuilt_ones_disabled_and_saying_so(tmp_path: Path)
         "alerts",
         "audit",
     ]
-    assert states["authenticate"] == states["identify"] == states["authorize"] == states["audit"] == "enabled"
-    assert states["suspension"].startswith("disabled: not built yet (issue 6")
+    assert set(states.values()) == {"enabled"}
 
 
 def test_built_stages_turned_off_say_so(tmp_path: Path) -> None:
-    pipeline = _pipeline(tmp_path, authenticate=False, identify=False, audit=False)
+    pipeline = _pipeline(tmp_path, **dict.fromkeys(_BUILT_WITH_DEPENDENCIES, False))
     states = pipeline.describe()
-    assert states["authenticate"] == "disabled: turned off in settings (PMP_AUTHENTICATE=false)"
-    assert states["identify"] == "disabled: turned off in settings (PMP_IDENTIFY=false)"
-    assert states["audit"] == "disabled: turned off in settings (PMP_AUDIT=false)"
+    for name in _BUILT_WITH_DEPENDENCIES:
+        assert states[name] == f"disabled: turned off in settings (PMP_{name.upper()}=false)"
     assert all(isinstance(s, DisabledStage) for s in pipeline.stages if states[s.name] != "enabled")
 
 
-@pytest.mark.parametrize("stage", ["authenticate", "identify", "audit"])
+@pytest.mark.parametrize("stage", _BUILT_WITH_DEPENDENCIES)
 def test_an_enabled_stage_without_its_dependencies_fails_at_start(tmp_path: Path, stage: str) -> None:
-    others = {name: _Passing(name) for name in ("authenticate", "identify", "audit")}
-    del others[stage]
+    others = {name: _Passing(name) for name in _BUILT_WITH_DEPENDENCIES if name != stage}
     with pytest.raises(PipelineConfigurationError, match=stage):
         build_pipeline(settings_for_tests(tmp_path), FakeSearchBackend(pb.SearchHistoryResponse()), **others)
-
-
-@pytest.mark.parametrize("stage", ["suspension", "rate_limit"])
-def test_enabling_an_unbuilt_stage_fails_at_start(tmp_path: Path, stage: str) -> None:
-    with pytest.raises(PipelineConfigurationError, match=stage):
-        _pipeline(tmp_path, **{stage: True})

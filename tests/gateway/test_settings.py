@@ -81,3 +81,17 @@ def test_dial_target_follows_the_listen_address() -> None:
     assert dial_target("0.0.0.0:0", 5000) == "127.0.0.1:5000"
     assert dial_target("[::1]:0", 5000) == "[::1]:5000"
     assert dial_target("unix:/run/pmpdb.sock", 1) == "unix:/run/pmpdb.sock"
+
+
+def test_settings_and_serve_load_without_prometheus() -> None:
+    """serve --workers N sets PROMETHEUS_MULTIPROC_DIR after reading the settings; prometheus_client picks its value
+    store when first imported, so nothing on that path may import it first (else /metrics is empty)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from gateway.settings import load_settings; load_settings(); import pmpcli.main, pmpcli.serve; "
+        "print('prometheus_client' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PATH": ""})
+    assert out.stdout.strip() == "False"

@@ -40,6 +40,7 @@ from gateway.audit.store.base import (
     link,
     purge_plan,
 )
+from gateway.sqlite_file import connect, open_with_schema
 
 FILE_NAME = "audit.sqlite3"
 T = TypeVar("T")
@@ -63,23 +64,13 @@ class SqliteAuditStore(AuditStore):
     def path(self) -> Path:
         return self._path
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
-        return conn
-
     async def open(self) -> None:
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            writer = self._connect()
+            ddl = (d.replace("{seq}", "INTEGER") for d in (*sql.TABLES, *sql.SQLITE_TRIGGERS))
+            synchronous, busy = str(self._synchronous), int(self._busy_timeout_ms)
+            writer = open_with_schema(self._path, ddl, synchronous=synchronous, busy_timeout_ms=busy)
             try:
-                writer.execute("BEGIN IMMEDIATE")
-                for ddl in (*sql.TABLES, *sql.SQLITE_TRIGGERS):
-                    writer.execute(ddl.replace("{seq}", "INTEGER"))
-                writer.execute("COMMIT")
-                reader = self._connect()
+                reader = connect(self._path, synchronous=synchronous, busy_timeout_ms=busy)
             except BaseException:
                 writer.close()
                 raise

@@ -8,6 +8,7 @@ Values are frozen; a change is a store call that returns the new record. Timesta
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -106,6 +107,38 @@ class Quota:
 
     def as_json(self) -> Json:
         return {"rate": self.rate, "per_seconds": self.per_seconds, "burst": self.burst, "shadow": self.shadow}
+
+
+_QUOTA = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*s?\s*((?:,\s*(?:burst\s*=\s*\d+|shadow)\s*)*)$", re.IGNORECASE)
+
+
+class QuotaSyntaxError(ValueError):
+    """A quota text that is not ``RATE/SECONDS[,burst=N][,shadow]`` or ``off``, or has a zero."""
+
+
+def parse_quota(text: str) -> Quota | None:
+    """``"600/60,burst=100,shadow"`` → Quota(600, 60, 100, shadow=True); ``"off"`` or ``""`` → None."""
+    if text.strip().lower() in {"", "off", "none"}:
+        return None
+    match = _QUOTA.match(text)
+    if match is None:
+        raise QuotaSyntaxError("a quota is RATE/SECONDS[,burst=N][,shadow] or off")
+    rate, per = int(match.group(1)), int(match.group(2))
+    burst, shadow = rate, False
+    for option in (o.strip().lower().replace(" ", "") for o in match.group(3).split(",") if o.strip()):
+        if option == "shadow":
+            shadow = True
+        else:
+            burst = int(option.removeprefix("burst="))
+    if rate < 1 or per < 1 or burst < 1:
+        raise QuotaSyntaxError("a quota's rate, seconds and burst are positive")
+    return Quota(rate, per, burst, shadow)
+
+
+def quota_text(quota: Quota | None) -> str:
+    if quota is None:
+        return "off"
+    return f"{quota.rate}/{quota.per_seconds},burst={quota.burst}" + (",shadow" if quota.shadow else "")
 
 
 @dataclass(slots=True, frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 from gateway.policy.registry.errors import RegistryConflictError, RegistryUnavailableError
 from gateway.policy.registry.store.base import RegistryStore, Row, Statement
 from gateway.policy.registry.store.schema import TABLES
+from gateway.sqlite_file import open_with_schema
 
 FILE_NAME = "gateway.sqlite3"
 
@@ -38,17 +39,7 @@ class SqliteRegistry(RegistryStore):
 
     async def open(self) -> None:
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=5000")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("BEGIN IMMEDIATE")
-            for ddl in TABLES:
-                conn.execute(ddl)
-            conn.execute("COMMIT")
-            self._conn = conn
+            self._conn = open_with_schema(self._path, TABLES)
         except (sqlite3.Error, OSError) as exc:
             raise RegistryUnavailableError(f"cannot open the SQLite registry: {exc}") from exc
 
