@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     # gateway HTTP front
     host: str = "127.0.0.1"
     allow_unauthenticated_network: bool = Field(
-        default=False, description="serve beyond loopback before the authenticate and audit stages exist"
+        default=False,
+        description="listen beyond loopback with authenticate or audit turned off, or pmpdb (no auth of its own)",
     )
     port: int = Field(default=8080, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="gateway processes sharing the port (SO_REUSEPORT)")
@@ -86,9 +87,9 @@ class Settings(BaseSettings):
     oauth_token_cache_entries: int = Field(default=10_000, ge=0, description="verified access tokens kept per worker")
     oauth_jwks_allow_http: bool = Field(default=False, description="fetch client JWKS over plain http: tests only")
 
-    # Pipeline stages. Turning authenticate / identify off is for local experiments only (serve then refuses a
-    # non-loopback address). Stages of later issues are off until built: enabling one fails at start-up, and
-    # /readyz lists every stage's state (never a check that silently passes).
+    # Pipeline stages, all on by default. Turning authenticate, identify or audit off is for local experiments only
+    # (serve then refuses a non-loopback address). /readyz lists every stage's state (never a check that silently
+    # passes); a stage turned on without what it needs fails at start-up.
     authenticate: bool = True  # OAuth 2.0 access tokens
     identify: bool = True  # registered, active end users linked to the calling EDS
     suspension: bool = True  # suspended EDS / clients / users / states (issue 6)

@@ -53,7 +53,7 @@ def dial_target(listen: str, port: int) -> str:
 
 
 def refuse_open_network(settings: Settings, host: str) -> None:
-    """Until the authenticate and audit stages exist, PHI is served only on loopback."""
+    """With authenticate or audit turned off, PHI is served only on loopback (unless the operator opts in)."""
     if settings.allow_unauthenticated_network or (settings.authenticate and settings.audit):
         return
     if not is_loopback(host):
@@ -62,6 +62,18 @@ def refuse_open_network(settings: Settings, host: str) -> None:
             "served to anyone who can connect. Listen on loopback, or set PMP_ALLOW_UNAUTHENTICATED_NETWORK=true "
             "for a closed network you control."
         )
+
+
+def refuse_open_pmpdb(settings: Settings, host: str) -> None:
+    """pmpdb answers anyone who can reach it (no authentication of its own: the gateways in front do that), so it
+    listens beyond loopback only when the operator says the network is closed."""
+    if settings.allow_unauthenticated_network or is_loopback(host):
+        return
+    raise SystemExit(
+        f"pmp-gateway pmpdb: refusing to listen on {host}: pmpdb does not authenticate its callers. Listen on "
+        "loopback or a unix socket, or set PMP_ALLOW_UNAUTHENTICATED_NETWORK=true on a private network that only "
+        "the gateways reach."
+    )
 
 
 async def _start_pmpdb(
@@ -264,7 +276,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, workers: in
 
 async def _serve_pmpdb(settings: Settings, listen: str) -> None:
     if not listen.startswith("unix:"):
-        refuse_open_network(settings, listen.rsplit(":", 1)[0].strip("[]") or "0.0.0.0")  # noqa: S104
+        refuse_open_pmpdb(settings, listen.rsplit(":", 1)[0].strip("[]") or "0.0.0.0")  # noqa: S104
     stop = _stop_event()
     store, server = await _start_pmpdb(settings, demo=False, listen=listen)
     print(f"pmpdb listening on port {server.port}", flush=True)

@@ -26,12 +26,9 @@ from aiohttp import web
 from gateway.audit import AUDIT, AuditInputError, AuditService, AuditUnavailableError, Subject, accounting, usage
 from gateway.audit.record import admin_record
 from gateway.audit.reports import access_record
-from gateway.auth import scopes
 from gateway.auth.tokens import AccessToken
-from gateway.pipeline.authenticate import authenticate
 from gateway.policy.registry.store.base import RegistryStore
 from gateway.problem import problem_response
-from gateway.routes.oauth import TOKEN_SERVICE
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
 
@@ -80,7 +77,10 @@ def _day(request: web.Request, name: str) -> date | None:
 
 
 def _admin(request: web.Request) -> AccessToken:
-    return authenticate(request.app[TOKEN_SERVICE].verifier, request.headers.get("Authorization", ""), scopes.ADMIN)
+    """A verified ``pmp/admin`` token of a client that is not suspended (the suspension routes' own check)."""
+    from gateway.routes.admin import admin_token
+
+    return admin_token(request)
 
 
 def _guarded(handler: Callable[[web.Request, AccessToken], Awaitable[web.Response]]) -> Handler:

@@ -27,6 +27,11 @@ class Alerts:
     def __init__(self, roles: frozenset[pb.Role.ValueType] = CLINICAL_ROLES) -> None:
         self._roles = roles
 
+    @property
+    def state(self) -> str:
+        """For /readyz: turned off, the stage still runs — to withhold indicators from everyone."""
+        return "enabled" if self._roles else "withholding indicators from every role (PMP_ALERTS=false)"
+
     async def __call__(self, ctx: RequestContext) -> None:
         response = ctx.response
         if response is None:

@@ -63,7 +63,9 @@ class RateLimit:
         ctx.notes[self.name] = f"limited {names}"
         retry = decision.retry_after
         raise PmpError(
-            pb.ERROR_CODE_RATE_LIMITED, f"rate limit exceeded ({names}); retry after {retry:.0f} s", retry_after=retry
+            pb.ERROR_CODE_RATE_LIMITED,
+            f"rate limit exceeded ({names})",
+            retry_after=retry,  # each protocol says when
         )
 
 

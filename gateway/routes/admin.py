@@ -97,7 +97,7 @@ def _unavailable(exc: SuspensionUnavailableError) -> PmpError:
     return PmpError(pb.ERROR_CODE_BACKEND_UNAVAILABLE, str(exc), retry_after=1.0)
 
 
-def _admin(request: web.Request) -> AccessToken:
+def admin_token(request: web.Request) -> AccessToken:
     """The caller's verified admin token; a suspended caller is refused (fail closed when unconfirmed)."""
     token = authenticate(request.app[TOKEN_SERVICE].verifier, request.headers.get("Authorization", ""), scopes.ADMIN)
     try:
@@ -175,7 +175,7 @@ async def _announce(request: web.Request, action: str, token: AccessToken, reaso
 
 
 async def suspend(request: web.Request) -> web.Response:
-    token = _admin(request)
+    token = admin_token(request)
     body = await _body(request, required=True)
     try:
         kind = SuspensionKind.parse(body.get("kind", ""))
@@ -198,7 +198,7 @@ async def suspend(request: web.Request) -> web.Response:
 
 
 async def reinstate(request: web.Request) -> web.Response:
-    token = _admin(request)
+    token = admin_token(request)
     body = await _body(request, required=False)
     reason = body.get("reason", request.query.get("reason", ""))
     try:
@@ -223,7 +223,7 @@ def _limit(request: web.Request) -> int:
 
 
 async def list_suspensions(request: web.Request) -> web.Response:
-    _admin(request)
+    admin_token(request)
     limit = _limit(request)
     suspensions = request.app[SUSPENSIONS]
     try:
@@ -237,7 +237,7 @@ async def list_suspensions(request: web.Request) -> web.Response:
 
 
 async def show_suspension(request: web.Request) -> web.Response:
-    _admin(request)
+    admin_token(request)
     try:
         record = await request.app[SUSPENSIONS].store.get(request.match_info["id"])
     except SuspensionUnavailableError as exc:

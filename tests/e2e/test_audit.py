@@ -3,8 +3,6 @@ audit on answers requests of several outcomes; afterwards the trail holds exactl
 outcome (``audit usage``), the two workers' records form one chain (``audit verify``), the accounting for the person
 asked about lists the disclosures, and the serve process's logs carry none of the demo patients' names or birth
 dates.
-
-Skipped until the audit stage is wired into the pipeline (``build_pipeline`` still calling it "not built yet").
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import copy
 import json
 import re
 import sqlite3
-import tempfile
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -26,11 +23,8 @@ import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
 
 from gateway.auth import scopes
-from gateway.pipeline import build_pipeline
-from gateway.pipeline.runner import PipelineConfigurationError
 from gateway.policy.registry.identifiers import npi_check_digit
-from gateway.testing import ClientKey, FakeSearchBackend, settings_for_tests
-from protos.pmp.v1 import pmp_pb2 as pb
+from gateway.testing import ClientKey
 from tests.e2e.demo_queries import history_parameters
 from tests.e2e.processes import cli_env, run_cli, running
 from tests.gateway.auth.auth_helpers import SmartPrivateKeyJWT
@@ -42,31 +36,9 @@ SCOPE = f"{scopes.MEDICATION_DISPENSE_READ} {scopes.NCPDP_HISTORY}"
 FHIR = {"Content-Type": "application/fhir+json"}
 
 
-def _audit_not_built() -> bool:
-    class Passing:
-        def __init__(self, name: str) -> None:
-            self.name = name
-
-        async def __call__(self, ctx: object) -> None:
-            return None
-
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            build_pipeline(
-                settings_for_tests(Path(tmp), audit=True),
-                FakeSearchBackend(pb.SearchHistoryResponse()),
-                authenticate=Passing("authenticate"),
-                identify=Passing("identify"),
-            )
-        except PipelineConfigurationError as exc:
-            return "not built yet" in str(exc)
-    return False
-
-
 pytestmark = [
     pytest.mark.redis,
     pytest.mark.slow,
-    pytest.mark.skipif(_audit_not_built(), reason="the audit stage is not wired into the pipeline yet"),
 ]
 
 

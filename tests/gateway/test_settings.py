@@ -95,3 +95,12 @@ def test_settings_and_serve_load_without_prometheus() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PATH": ""})
     assert out.stdout.strip() == "False"
+
+
+def test_pmpdb_listens_beyond_loopback_only_when_told_the_network_is_closed() -> None:
+    from pmpcli.serve import refuse_open_pmpdb
+
+    refuse_open_pmpdb(load_settings(), "127.0.0.1")
+    with pytest.raises(SystemExit, match="does not authenticate"):
+        refuse_open_pmpdb(load_settings(), "0.0.0.0")  # even with authenticate and audit on in the gateway
+    refuse_open_pmpdb(load_settings(allow_unauthenticated_network=True), "0.0.0.0")

@@ -60,7 +60,7 @@ async def test_rate_limit_stage_refuses_with_retry_after_and_fills_the_headers()
         rl_headers.uninstall(token)
     assert refused.value.code == pb.ERROR_CODE_RATE_LIMITED
     assert refused.value.retry_after == 60.0
-    assert refused.value.detail == "rate limit exceeded (eds); retry after 60 s"
+    assert refused.value.detail == "rate limit exceeded (eds)"  # the protocols say when: Retry-After, NCPDP text
     assert limited.notes["rate_limit"] == "limited eds"
     assert holder.policy == '"eds";q=1;w=60, "user";q=100;w=60'
     assert holder.state == '"eds";r=0;t=60, "user";r=99;t=1'  # the refused request charged nothing
