@@ -24,6 +24,7 @@ class LoadResult:
     tool: str = "bench.loadgen"
     p50_ms: float = 0.0  # set by tools that report percentiles, not samples (wrk)
     p99_ms: float = 0.0
+    server_cpu_ms: float = 0.0  # CPU of the server's processes per request, when the caller measured it
 
     @property
     def rate(self) -> float:
