@@ -225,22 +225,23 @@ class _PatientParts:
 
 
 class _DispensationBuilder:
-    """Appends HISTORY_SELECT rows to a response. A history repeats a few pharmacies, prescribers and drugs, so
-    their sub-messages are built once per query and copied (a C-level copy in upb) into each dispensation."""
+    """Appends HISTORY_SELECT rows to a response. A history repeats a few pharmacies, prescribers, drugs and one
+    patient's demographics: each part is serialized once per answer as its tagged field of ``Dispensation``, and a
+    row's parts are merged in from the concatenated bytes (a third of the cost of copying four messages in)."""
 
     def __init__(self, patients: dict[int, _PatientParts], state: str) -> None:
         self._patients = patients
         self._state = state
-        self._pharmacies: dict[tuple[object, ...], pb.Pharmacy] = {}
-        self._prescribers: dict[tuple[object, ...], pb.Practitioner] = {}
-        self._drugs: dict[str, pb.Drug | None] = {}
-        self._refs: dict[tuple[object, ...], bytes] = {}
+        self._pharmacies: dict[tuple[object, ...], bytes] = {}
+        self._prescribers: dict[tuple[object, ...], bytes] = {}
+        self._drugs: dict[str, bytes] = {}
+        self._patient_parts: dict[int, bytes] = {}
 
-    def _pharmacy(self, r: DispensationRow) -> pb.Pharmacy:
+    def _pharmacy(self, r: DispensationRow) -> bytes:
         key = r[19:29]
-        msg = self._pharmacies.get(key)
-        if msg is None:
-            msg = self._pharmacies[key] = pb.Pharmacy(
+        part = self._pharmacies.get(key)
+        if part is None:
+            pharmacy = pb.Pharmacy(
                 npi=r[19],
                 ncpdp=r[20],
                 dea=r[21],
@@ -248,24 +249,27 @@ class _DispensationBuilder:
                 phone=r[28],
                 address=pb.Address(line1=r[23], line2=r[24], city=r[25], state=r[26], postal_code=r[27]),
             )
-        return msg
+            part = self._pharmacies[key] = pb.Dispensation(pharmacy=pharmacy).SerializeToString()
+        return part
 
-    def _prescriber(self, r: DispensationRow) -> pb.Practitioner:
+    def _prescriber(self, r: DispensationRow) -> bytes:
         key = r[29:35]
-        msg = self._prescribers.get(key)
-        if msg is None:
-            msg = self._prescribers[key] = pb.Practitioner(
+        part = self._prescribers.get(key)
+        if part is None:
+            prescriber = pb.Practitioner(
                 npi=r[29] or "",
                 dea=r[30] or "",
                 state_license=r[31] or "",
                 name=pb.HumanName(family=r[32] or "", given=r[33] or "", middle=r[34] or ""),
             )
-        return msg
+            part = self._prescribers[key] = pb.Dispensation(prescriber=prescriber).SerializeToString()
+        return part
 
-    def _drug(self, r: DispensationRow) -> pb.Drug | None:
+    def _drug(self, r: DispensationRow) -> bytes:
         ndc: str = r[9]
-        if ndc not in self._drugs:
-            self._drugs[ndc] = (
+        part = self._drugs.get(ndc)
+        if part is None:
+            drug = (
                 pb.Drug(
                     ndc=ndc,
                     name=r[35],
@@ -277,30 +281,24 @@ class _DispensationBuilder:
                 if r[35] is not None
                 else None
             )
-        return self._drugs[ndc]
+            part = self._drugs[ndc] = pb.Dispensation(drug=drug).SerializeToString() if drug is not None else b""
+        return part
 
-    def _references(self, r: DispensationRow) -> bytes:
-        """The row's pharmacy, prescriber, drug and patient sub-messages, serialized once per combination: merging
-        these bytes into a dispensation costs a third of copying the four messages in."""
-        p = self._patients[r[1]]
-        refs = pb.Dispensation(
-            pharmacy=self._pharmacy(r),
-            prescriber=self._prescriber(r),
-            drug=self._drug(r),
-            patient_name=p.name,
-            patient_birth_date=p.birth_date,
-            patient_gender=p.gender,
-            patient_address=p.address,
-        )
-        return refs.SerializeToString()
+    def _patient(self, record_id: int) -> bytes:
+        part = self._patient_parts.get(record_id)
+        if part is None:
+            p = self._patients[record_id]
+            part = self._patient_parts[record_id] = pb.Dispensation(
+                patient_name=p.name,
+                patient_birth_date=p.birth_date,
+                patient_gender=p.gender,
+                patient_address=p.address,
+            ).SerializeToString()
+        return part
 
     def add(self, out: pb.SearchHistoryResponse, r: DispensationRow, amounts: Amounts | None) -> None:
         """One row → one Dispensation, built in place (column positions are schema.HISTORY_SELECT's), with its
         MME and LME per day when they are known."""
-        key = (r[1], r[9], r[19:35])  # patient record, NDC, pharmacy and prescriber columns
-        refs = self._refs.get(key)
-        if refs is None:
-            refs = self._refs[key] = self._references(r)
         d = out.dispensations.add(
             id=str(r[0]),
             patient_id=str(r[1]),
@@ -323,7 +321,7 @@ class _DispensationBuilder:
             pharmacist_npi=r[17],
             rxnorm_code=r[18],
         )
-        d.MergeFromString(refs)
+        d.MergeFromString(self._pharmacy(r) + self._prescriber(r) + self._drug(r) + self._patient(r[1]))
         if amounts is not None:
             if amounts.mme is not None:
                 d.mme_per_day = amounts.mme
