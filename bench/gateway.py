@@ -145,6 +145,8 @@ def fetch_token(port: int, client_id: str, key: Any) -> str:
 
 
 # Each stage's cost: the same gateway with that stage turned off, in the same run. (name, settings, allowed cost)
+# Turning OAuth off also leaves the rate limiter without an EDS or user to charge (no Redis call), so that row
+# includes the limiter's Redis round trip too, as the suspension + rate limit row does.
 STAGE_COSTS: tuple[tuple[str, dict[str, str], float], ...] = (
     ("OAuth (authenticate + identify)", {"PMP_AUTHENTICATE": "false", "PMP_IDENTIFY": "false"}, 0.05),
     ("audit (group commit)", {"PMP_AUDIT": "false"}, 0.10),
