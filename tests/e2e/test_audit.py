@@ -25,7 +25,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[
 from gateway.auth import scopes
 from gateway.policy.registry.identifiers import npi_check_digit
 from gateway.testing import ClientKey
-from tests.e2e.demo_queries import history_parameters
+from tests.e2e.demo_queries import history_parameters, ncpdp_request
 from tests.e2e.processes import cli_env, run_cli, running
 from tests.gateway.auth.auth_helpers import SmartPrivateKeyJWT
 
@@ -66,26 +66,6 @@ def _nobody(truth: dict[str, Any]) -> dict[str, Any]:
     return person
 
 
-def _ncpdp_request(person: dict[str, Any], truth: dict[str, Any]) -> bytes:
-    q = person["query"]
-    gender = q["gender"] if q["gender"] in ("F", "M") else "U"
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<Message xmlns="http://www.ncpdp.org/schema/SCRIPT" TransactionDomain="SCRIPT" TransactionVersion="20170715"
-         StructuresVersion="20170715" DatatypesVersion="20170715" TransportVersion="20170715" ECLVersion="20170715">
-  <Header><To Qualifier="ZZZ">UTPMP</To><From Qualifier="D">VALLEYEHR</From>
-    <MessageID>e2e-{uuid.uuid4().hex[:20]}</MessageID><SentTime>2026-01-05T10:00:00Z</SentTime></Header>
-  <Body><RxHistoryRequest>
-    <Patient><HumanPatient><Name><LastName>{q["last_name"]}</LastName><FirstName>{q["first_name"]}</FirstName></Name>
-      <Gender>{gender}</Gender><DateOfBirth><Date>{q["birth_date"]}</Date></DateOfBirth>
-      <Address><PostalCode>{q["zip"]}</PostalCode></Address></HumanPatient></Patient>
-    <Prescriber><NonVeterinarian><Identification><NPI>{NPI}</NPI></Identification>
-      <Name><LastName>AMSTER</LastName><FirstName>ADAM</FirstName></Name></NonVeterinarian></Prescriber>
-    <RequestedDates><StartDate><Date>{truth["start"]}</Date></StartDate><EndDate><Date>{truth["end"]}</Date></EndDate>
-    </RequestedDates>
-  </RxHistoryRequest></Body>
-</Message>""".encode()
-
-
 async def _requests(base: str, client_id: str, key: ClientKey, truth: dict[str, Any]) -> Counter[str]:
     """Requests of several outcomes; the outcome each must be recorded with."""
     expected: Counter[str] = Counter()
@@ -98,7 +78,9 @@ async def _requests(base: str, client_id: str, key: ClientKey, truth: dict[str, 
             assert r.status_code == 200, r.text
             expected["provided"] += 1
         r = await oauth.post(
-            f"{base}/ncpdp/script", content=_ncpdp_request(person, truth), headers={"Content-Type": "application/xml"}
+            f"{base}/ncpdp/script",
+            content=ncpdp_request(person, truth, NPI),
+            headers={"Content-Type": "application/xml"},
         )
         assert r.status_code == 200 and b"RxHistoryResponse" in r.content, r.text
         expected["provided"] += 1
@@ -154,7 +136,7 @@ async def _outage(base: str, client_id: str, key: ClientKey, truth: dict[str, An
                 *(oauth.post(history, content=body, headers=FHIR) for _ in range(3)),
                 oauth.post(
                     f"{base}/ncpdp/script",
-                    content=_ncpdp_request(person, truth),
+                    content=ncpdp_request(person, truth, NPI),
                     headers={"Content-Type": "application/xml"},
                 ),
             )

@@ -19,7 +19,7 @@ from adapters import ncpdp
 from gateway.auth import scopes
 from gateway.testing import ClientKey
 from tests.adapters.fhir.fhir_test_data import EX1, example, valid_parameters
-from tests.e2e.demo_queries import history_parameters
+from tests.e2e.demo_queries import history_parameters, ncpdp_request
 from tests.e2e.processes import cli_env, run_cli, running
 from tests.gateway.auth.auth_helpers import SmartPrivateKeyJWT
 
@@ -85,26 +85,6 @@ def _fhir_request(person: dict[str, Any], truth: dict[str, Any]) -> bytes:
     return orjson.dumps(history_parameters(person, truth))
 
 
-def _ncpdp_request(person: dict[str, Any], truth: dict[str, Any]) -> bytes:
-    q = person["query"]
-    gender = q["gender"] if q["gender"] in ("F", "M") else "U"
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<Message xmlns="http://www.ncpdp.org/schema/SCRIPT" TransactionDomain="SCRIPT" TransactionVersion="20170715"
-         StructuresVersion="20170715" DatatypesVersion="20170715" TransportVersion="20170715" ECLVersion="20170715">
-  <Header><To Qualifier="ZZZ">UTPMP</To><From Qualifier="D">VALLEYEHR</From>
-    <MessageID>e2e-{uuid.uuid4().hex[:20]}</MessageID><SentTime>2026-01-05T10:00:00Z</SentTime></Header>
-  <Body><RxHistoryRequest>
-    <Patient><HumanPatient><Name><LastName>{q["last_name"]}</LastName><FirstName>{q["first_name"]}</FirstName></Name>
-      <Gender>{gender}</Gender><DateOfBirth><Date>{q["birth_date"]}</Date></DateOfBirth>
-      <Address><PostalCode>{q["zip"]}</PostalCode></Address></HumanPatient></Patient>
-    <Prescriber><NonVeterinarian><Identification><NPI>{NPI}</NPI></Identification>
-      <Name><LastName>AMSTER</LastName><FirstName>ADAM</FirstName></Name></NonVeterinarian></Prescriber>
-    <RequestedDates><StartDate><Date>{truth["start"]}</Date></StartDate><EndDate><Date>{truth["end"]}</Date></EndDate>
-    </RequestedDates>
-  </RxHistoryRequest></Body>
-</Message>""".encode()
-
-
 async def test_fhir_and_ncpdp_with_an_authlib_token_name_the_same_dispensations(
     oauth: AsyncOAuth2Client, deployment: dict[str, Any]
 ) -> None:
@@ -122,7 +102,7 @@ async def test_fhir_and_ncpdp_with_an_authlib_token_name_the_same_dispensations(
     fhir_fills = sorted((d["whenPrepared"][:10], d["identifier"][0]["value"]) for d in dispenses if d.get("identifier"))
 
     script = await oauth.post(
-        f"{base}/ncpdp/script", content=_ncpdp_request(person, truth), headers={"Content-Type": "application/xml"}
+        f"{base}/ncpdp/script", content=ncpdp_request(person, truth, NPI), headers={"Content-Type": "application/xml"}
     )
     assert script.status_code == 200, script.text
     reply = etree.fromstring(script.content)
