@@ -10,7 +10,6 @@ back — before the requests waiting for it give up.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,9 +28,9 @@ from gateway.audit.store.base import (
     link,
     purge_plan,
 )
+from gateway.postgres_schema import checked_schema, open_pool
 
 DEFAULT_SCHEMA = "gateway"
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _FAILURES = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
@@ -54,10 +53,8 @@ class PostgresAuditStore(AuditStore):
         command_timeout: float = 10.0,
         write_timeout: float = 10.0,
     ) -> None:
-        if not _SCHEMA_NAME.match(schema):
-            raise ValueError("postgres schema must be a lower-case SQL identifier")
         self._dsn = dsn
-        self._schema = schema
+        self._schema = checked_schema(schema)
         self._min_size = min_size
         self._max_size = max_size
         self._command_timeout = command_timeout
@@ -77,38 +74,17 @@ class PostgresAuditStore(AuditStore):
             found = self._numbered[statement] = numbered(statement)
         return found
 
-    async def _create(self, conn: asyncpg.Connection) -> None:
-        """The schema and tables, under the advisory lock the registry takes for the same schema
-        (``PostgresRegistry.open``): replicas starting together create the schema once, whichever store comes
-        first. (Two ``CREATE SCHEMA IF NOT EXISTS`` under different locks can fail on one side; ours is then tried
-        again.)"""
-        for attempt in range(3):
-            try:
-                async with conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{self._schema}.registry")
-                    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
-                    await conn.execute(f"SET LOCAL search_path TO {self._schema}")
-                    for ddl in (*sql.TABLES, *sql.POSTGRES_TRIGGERS):
-                        await conn.execute(ddl.replace("{seq}", "BIGINT"))
-                return
-            except (asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError, asyncpg.DuplicateObjectError):
-                if attempt == 2:
-                    raise
-
     async def open(self) -> None:
         try:
-            conn = await asyncpg.connect(self._dsn, timeout=self._command_timeout)
-            try:
-                await self._create(conn)
-            finally:
-                await conn.close()
-            self._pool = await asyncpg.create_pool(
+            ddl = [d.replace("{seq}", "BIGINT") for d in (*sql.TABLES, *sql.POSTGRES_TRIGGERS)]
+            self._pool = await open_pool(
                 self._dsn,
+                self._schema,
+                ddl,
                 min_size=self._min_size,
                 max_size=self._max_size,
                 command_timeout=self._command_timeout,
                 timeout=self._command_timeout,
-                server_settings={"search_path": self._schema},
             )
         except _FAILURES as exc:
             raise AuditUnavailableError(f"cannot open the PostgreSQL audit store: {type(exc).__name__}") from exc

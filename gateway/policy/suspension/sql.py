@@ -20,7 +20,6 @@ writers (workers, the CLI, replicas sharing PostgreSQL) cannot undo each other.
 from __future__ import annotations
 
 import abc
-import re
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ import asyncpg
 from gateway.policy.suspension.errors import SuspensionUnavailableError
 from gateway.policy.suspension.model import Suspension, SuspensionKind, utc_text
 from gateway.policy.suspension.store import ChangeFeed, Snapshot
+from gateway.postgres_schema import checked_schema, open_pool
 from gateway.sqlite_file import open_with_schema
 
 TABLES: tuple[str, ...] = (
@@ -225,7 +225,6 @@ class SqliteSuspensionStore(SqlSuspensionStore):
         return self._version
 
 
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _PG_FAILURES = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -238,10 +237,8 @@ class PostgresSuspensionStore(SqlSuspensionStore):
     """In the registry's PostgreSQL schema (default ``gateway``), created under an advisory lock."""
 
     def __init__(self, dsn: str, schema: str = "gateway") -> None:
-        if not _SCHEMA_NAME.match(schema):
-            raise ValueError("postgres schema must be a lower-case SQL identifier")
         self._dsn = dsn
-        self._schema = schema
+        self._schema = checked_schema(schema)
         self._pool: asyncpg.Pool | None = None
 
     @property
@@ -252,19 +249,7 @@ class PostgresSuspensionStore(SqlSuspensionStore):
 
     async def open(self) -> None:
         try:
-            conn = await asyncpg.connect(self._dsn)
-            try:
-                async with conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{self._schema}.suspension")
-                    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
-                    await conn.execute(f"SET LOCAL search_path TO {self._schema}")
-                    for ddl in TABLES:
-                        await conn.execute(ddl)
-            finally:
-                await conn.close()
-            self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=2, server_settings={"search_path": self._schema}
-            )
+            self._pool = await open_pool(self._dsn, self._schema, TABLES, min_size=1, max_size=2)
         except _PG_FAILURES as exc:
             raise SuspensionUnavailableError(f"cannot open the suspension table: {type(exc).__name__}") from exc
 

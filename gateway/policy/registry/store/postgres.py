@@ -6,7 +6,6 @@ replicas starting together do not race. Statements are written once with ``?`` a
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -16,9 +15,9 @@ import asyncpg
 from gateway.policy.registry.errors import RegistryConflictError, RegistryUnavailableError
 from gateway.policy.registry.store.base import RegistryStore, Row, Statement
 from gateway.policy.registry.store.schema import TABLES
+from gateway.postgres_schema import checked_schema, open_pool
 
 DEFAULT_SCHEMA = "gateway"
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _FAILURES = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
@@ -35,10 +34,8 @@ class PostgresRegistry(RegistryStore):
     """The registry in a PostgreSQL schema."""
 
     def __init__(self, dsn: str, schema: str = DEFAULT_SCHEMA, *, min_size: int = 1, max_size: int = 4) -> None:
-        if not _SCHEMA_NAME.match(schema):
-            raise ValueError("postgres schema must be a lower-case SQL identifier")
         self._dsn = dsn
-        self._schema = schema
+        self._schema = checked_schema(schema)
         self._min_size = min_size
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
@@ -59,21 +56,8 @@ class PostgresRegistry(RegistryStore):
 
     async def open(self) -> None:
         try:
-            conn = await asyncpg.connect(self._dsn)
-            try:
-                async with conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{self._schema}.registry")
-                    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
-                    await conn.execute(f"SET LOCAL search_path TO {self._schema}")
-                    for ddl in TABLES:
-                        await conn.execute(ddl)
-            finally:
-                await conn.close()
-            self._pool = await asyncpg.create_pool(
-                self._dsn,
-                min_size=self._min_size,
-                max_size=self._max_size,
-                server_settings={"search_path": self._schema},
+            self._pool = await open_pool(
+                self._dsn, self._schema, TABLES, min_size=self._min_size, max_size=self._max_size
             )
         except _FAILURES as exc:
             raise RegistryUnavailableError(f"cannot open the PostgreSQL registry: {type(exc).__name__}") from exc
