@@ -804,6 +804,7 @@ class SearchHistoryRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    STATES_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """0 = server default; capped by the server"""
     page_token: _builtins.str
@@ -815,6 +816,13 @@ class SearchHistoryRequest(_message.Message):
     def requester(self) -> Global___Requester: ...
     @_builtins.property
     def date_range(self) -> Global___DateRange: ...
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Interstate (issue 9): partner states (USPS codes) to ask besides this one. Empty = the configured default set
+        for the requester's role; the single value "NONE" = this state only. Never honoured for a request that came in
+        from a partner hub (loop protection).
+        """
+
     def __init__(
         self,
         *,
@@ -824,10 +832,11 @@ class SearchHistoryRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        states: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range", "patient", b"patient", "requester", b"requester"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range", "page_size", b"page_size", "page_token", b"page_token", "patient", b"patient", "request_id", b"request_id", "requester", b"requester"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["date_range", b"date_range", "page_size", b"page_size", "page_token", b"page_token", "patient", b"patient", "request_id", b"request_id", "requester", b"requester", "states", b"states"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -844,6 +853,7 @@ class SearchHistoryResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     INDICATORS_FIELD_NUMBER: _builtins.int
     ALERTS_FIELD_NUMBER: _builtins.int
+    SOURCES_FIELD_NUMBER: _builtins.int
     match_status: Global___MatchStatus.ValueType
     total_dispensations: _builtins.int
     """in the date range, across all pages"""
@@ -865,6 +875,12 @@ class SearchHistoryResponse(_message.Message):
     def alerts(self) -> _containers.RepeatedCompositeFieldContainer[Global___Alert]:
         """MME (05), MPE (03), opioid + benzodiazepine (04), in that order"""
 
+    @_builtins.property
+    def sources(self) -> _containers.RepeatedCompositeFieldContainer[Global___SourceOutcome]:
+        """Interstate (issue 9): one entry per state that was asked, this state included, so a partial answer is never a
+        silent gap. Empty when only this state was asked.
+        """
+
     def __init__(
         self,
         *,
@@ -875,11 +891,46 @@ class SearchHistoryResponse(_message.Message):
         next_page_token: _builtins.str = ...,
         indicators: Global___Indicators | None = ...,
         alerts: _abc.Iterable[Global___Alert] | None = ...,
+        sources: _abc.Iterable[Global___SourceOutcome] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["indicators", b"indicators"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "dispensations", b"dispensations", "indicators", b"indicators", "match_status", b"match_status", "next_page_token", b"next_page_token", "patients", b"patients", "total_dispensations", b"total_dispensations"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "dispensations", b"dispensations", "indicators", b"indicators", "match_status", b"match_status", "next_page_token", b"next_page_token", "patients", b"patients", "sources", b"sources", "total_dispensations", b"total_dispensations"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SearchHistoryResponse: _TypeAlias = SearchHistoryResponse  # noqa: Y015
+
+@_typing.final
+class SourceOutcome(_message.Message):
+    """How one state's part of a merged answer went (PMIX status codes)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    DISPENSATIONS_FIELD_NUMBER: _builtins.int
+    state: _builtins.str
+    """USPS code of the state whose PMP answered (or failed to)"""
+    status: _builtins.str
+    """PMIXStatusCode: "complete" | "no-data" | "disallowed" | "deferred" | "error" """
+    detail: _builtins.str
+    """one line, no PHI: "timed out after 1.2 s", "circuit open", "HTTP 503" """
+    dispensations: _builtins.int
+    """how many of the answer's dispensations came from it"""
+    def __init__(
+        self,
+        *,
+        state: _builtins.str = ...,
+        status: _builtins.str = ...,
+        detail: _builtins.str = ...,
+        dispensations: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "dispensations", b"dispensations", "state", b"state", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SourceOutcome: _TypeAlias = SourceOutcome  # noqa: Y015
