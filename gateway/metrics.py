@@ -31,6 +31,16 @@ PMPDB_CALL_SECONDS = Histogram(
     ["outcome"],
     buckets=_LATENCY_BUCKETS,
 )
+AUDIT_BATCH_RECORDS = Histogram(
+    "pmp_gateway_audit_batch_records",
+    "Audit records per group-commit transaction",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+AUDIT_COMMIT_SECONDS = Histogram(
+    "pmp_gateway_audit_commit_seconds",
+    "Time from a batch's hand-off to its commit (thread hop, insert, fsync)",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 IN_FLIGHT = Gauge("pmp_gateway_in_flight_requests", "Requests being handled", multiprocess_mode="livesum")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST

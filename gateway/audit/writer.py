@@ -21,6 +21,7 @@ from typing import TypeAlias
 from gateway.audit.errors import AuditUnavailableError
 from gateway.audit.record import AuditRecord
 from gateway.audit.store.base import AuditStore
+from gateway.metrics import AUDIT_BATCH_RECORDS, AUDIT_COMMIT_SECONDS
 
 log = logging.getLogger("pmp.audit")
 
@@ -132,6 +133,8 @@ class AuditWriter:
             self._fail(batch, "the audit store did not commit in time")
             return
         self.batches += 1
+        AUDIT_BATCH_RECORDS.observe(len(batch))
+        started = asyncio.get_running_loop().time()
         try:
             seqs = await self.store.append([record for record, _, _ in batch], within=budget)
         except asyncio.CancelledError:
@@ -144,6 +147,7 @@ class AuditWriter:
             log.error("audit batch failed", extra={"records": len(batch), "error": type(exc).__name__})
             self._fail(batch, f"audit write failed: {type(exc).__name__}")
         else:
+            AUDIT_COMMIT_SECONDS.observe(asyncio.get_running_loop().time() - started)
             self.committed += len(batch)
             for (_, future, _), seq in zip(batch, seqs, strict=True):
                 if not future.done():

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from gateway.audit import AuditRecord, AuditStore, AuditUnavailableError, AuditWriter, verify
 from gateway.audit.store.postgres import PostgresAuditStore
@@ -29,6 +30,26 @@ async def test_concurrent_records_share_transactions(audit_store: AuditStore) ->
     assert 300 / 64 <= writer.batches < 300 / 4  # batches fill up (bounded by max_batch), far fewer than records
     result = await verify(audit_store)
     assert result.ok and result.checked == 300
+
+
+async def test_batches_and_commit_times_reach_the_metrics(audit_store: AuditStore) -> None:
+    batches_before = _sample("pmp_gateway_audit_batch_records_count")
+    records_before = _sample("pmp_gateway_audit_batch_records_sum")
+    commits_before = _sample("pmp_gateway_audit_commit_seconds_count")
+    writer = AuditWriter(audit_store, max_batch=16)
+    await writer.start()
+    try:
+        await asyncio.gather(*(writer.record(make_record(i)) for i in range(40)))
+    finally:
+        await writer.stop()
+    assert _sample("pmp_gateway_audit_batch_records_count") - batches_before == writer.batches
+    assert _sample("pmp_gateway_audit_batch_records_sum") - records_before == 40
+    assert _sample("pmp_gateway_audit_commit_seconds_count") - commits_before == writer.batches
+
+
+def _sample(name: str) -> float:
+    value = REGISTRY.get_sample_value(name)
+    return 0.0 if value is None else value
 
 
 async def test_a_lone_record_commits_without_waiting_for_company(audit_store: AuditStore) -> None:
