@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     audit_sqlite_synchronous: Literal["full", "normal"] = Field(
         default="full", description="full: each batch fsynced (survives power loss); normal: survives a crash only"
     )
+    audit_relay_socket: str = Field(
+        default="",
+        description="set by serve --workers N on SQLite: the unix socket of the host's one audit writer (internal)",
+    )
 
     @field_validator("rate_limit_eds", "rate_limit_client", "rate_limit_user", "rate_limit_state")
     @classmethod

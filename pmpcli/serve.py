@@ -17,6 +17,8 @@ import os
 import shutil
 import signal
 import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from gateway.cursor import load_or_create_key
@@ -211,26 +213,71 @@ async def _prepare_store(settings: Settings, demo: bool) -> None:
         await store.close()
 
 
-async def _supervise(settings: Settings, port: int, pids: list[int], ready_r: int) -> None:
+async def _supervise(
+    settings: Settings, port: int, pids: list[int], ready_r: int, relay_sock: socket.socket | None
+) -> None:
     stop = _stop_event()
+    async with _audit_relay(settings, relay_sock):
+        try:
+            loop = asyncio.get_running_loop()
+            for _ in pids:
+                if not await loop.run_in_executor(None, os.read, ready_r, 1):
+                    raise RuntimeError("a gateway worker failed to start")
+            where = f"at {settings.pmpdb_target}" if settings.pmpdb_target else "in each worker"
+            print(
+                f"pmp-gateway listening on http://{settings.host}:{port} ({len(pids)} workers, pmpdb {where})",
+                flush=True,
+            )
+            children_done: asyncio.Future[Any] = loop.run_in_executor(None, os.waitpid, -1, 0)
+            stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([children_done, stopped], return_when=asyncio.FIRST_COMPLETED)
+            if children_done.done():
+                log.error("a gateway worker exited; shutting down")
+        finally:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+            if relay_sock is not None:  # the workers drain their last records through the relay: keep it up
+                await asyncio.get_running_loop().run_in_executor(None, _reap, pids, 30.0)
+
+
+def _reap(pids: list[int], timeout: float) -> None:
+    """Wait for the workers to exit (at most ``timeout`` seconds in all)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    waiting = set(pids)
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            with contextlib.suppress(ChildProcessError):
+                if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                    continue
+            waiting.discard(pid)
+        time.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def _audit_relay(settings: Settings, sock: socket.socket | None) -> AsyncIterator[None]:
+    """The host's one audit writer, fed by the workers (gateway.audit.relay says why)."""
+    if sock is None:
+        yield
+        return
+    from gateway.audit import AuditConfig, AuditWriter
+    from gateway.audit.relay import AuditRelay
+
+    config = AuditConfig.from_settings(settings)
+    store = config.make_store()
+    await store.open()
+    writer = AuditWriter(store, max_batch=config.max_batch, commit_timeout=config.commit_timeout)
+    relay = AuditRelay(writer, sock)
     try:
-        loop = asyncio.get_running_loop()
-        for _ in pids:
-            if not await loop.run_in_executor(None, os.read, ready_r, 1):
-                raise RuntimeError("a gateway worker failed to start")
-        where = f"at {settings.pmpdb_target}" if settings.pmpdb_target else "in each worker"
-        print(
-            f"pmp-gateway listening on http://{settings.host}:{port} ({len(pids)} workers, pmpdb {where})", flush=True
-        )
-        children_done: asyncio.Future[Any] = loop.run_in_executor(None, os.waitpid, -1, 0)
-        stopped: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([children_done, stopped], return_when=asyncio.FIRST_COMPLETED)
-        if children_done.done():
-            log.error("a gateway worker exited; shutting down")
+        await writer.start()
+        await relay.start()
+        yield
     finally:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        await relay.stop()
+        await writer.stop()
+        await store.close()
 
 
 def _serve_workers(settings: Settings, demo: bool) -> None:
@@ -242,15 +289,25 @@ def _serve_workers(settings: Settings, demo: bool) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     if not settings.pmpdb_target:
         run(_prepare_store(settings, demo))  # no gRPC object exists yet: forking after this is safe
+    relay_sock = None
+    if settings.audit and settings.gateway_store == "sqlite":  # one audit writer for the host's workers
+        from gateway.audit.relay import relay_socket  # after PROMETHEUS_MULTIPROC_DIR: it loads the metrics
+
+        relay_path = (settings.data_dir / "audit-relay.sock").resolve()
+        relay_sock = relay_socket(relay_path)
+        settings = settings.model_copy(update={"audit_relay_socket": str(relay_path)})
     placeholder = _reuseport_socket(settings.host, settings.port)  # holds the port number for the workers
     port = placeholder.getsockname()[1]
     ready_r, ready_w = os.pipe()
     pids = [_fork_worker(settings, port, ready_w, i) for i in range(settings.workers)]
     os.close(ready_w)
     try:
-        run(_supervise(settings, port, pids, ready_r))
+        run(_supervise(settings, port, pids, ready_r, relay_sock))
     finally:
         placeholder.close()
+        if relay_sock is not None:
+            relay_sock.close()
+            Path(settings.audit_relay_socket).unlink(missing_ok=True)
         for pid in pids:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)

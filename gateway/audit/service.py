@@ -11,8 +11,9 @@ from typing import Literal
 
 from aiohttp import web
 
+from gateway.audit.relay import RelayAuditWriter
 from gateway.audit.store import AuditStore, make_audit_store
-from gateway.audit.writer import DEFAULT_COMMIT_TIMEOUT, DEFAULT_MAX_BATCH, AuditWriter
+from gateway.audit.writer import DEFAULT_COMMIT_TIMEOUT, DEFAULT_MAX_BATCH, AuditWriter, RecordWriter
 from gateway.settings import Settings
 
 DEFAULT_RETENTION_YEARS = 6  # HIPAA: 45 CFR 164.316(b)(2)
@@ -36,6 +37,7 @@ class AuditConfig:
     max_batch: int = DEFAULT_MAX_BATCH
     commit_timeout: float = DEFAULT_COMMIT_TIMEOUT
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    relay_socket: Path | None = None  # records go to the host's one writer there (serve --workers N, SQLite)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuditConfig:
@@ -49,6 +51,7 @@ class AuditConfig:
             max_batch=int(getattr(settings, "audit_batch_max", DEFAULT_MAX_BATCH)),
             commit_timeout=float(getattr(settings, "audit_commit_timeout_seconds", DEFAULT_COMMIT_TIMEOUT)),
             synchronous="NORMAL" if getattr(settings, "audit_sqlite_synchronous", "full") == "normal" else "FULL",
+            relay_socket=Path(settings.audit_relay_socket) if settings.audit_relay_socket else None,
         )
 
     def make_store(self) -> AuditStore:
@@ -63,15 +66,19 @@ class AuditConfig:
 
 @dataclass(slots=True)
 class AuditService:
-    store: AuditStore
-    writer: AuditWriter
+    store: AuditStore  # this process's reads (reports); its writes too unless they go through the relay
+    writer: RecordWriter
     config: AuditConfig
 
     @classmethod
     def build(cls, config: AuditConfig, store: AuditStore | None = None) -> AuditService:
         """Unopened: no I/O until ``lifecycle`` runs (after any fork)."""
         store = store or config.make_store()
-        writer = AuditWriter(store, max_batch=config.max_batch, commit_timeout=config.commit_timeout)
+        writer: RecordWriter
+        if config.relay_socket is not None:
+            writer = RelayAuditWriter(config.relay_socket, commit_timeout=config.commit_timeout)
+        else:
+            writer = AuditWriter(store, max_batch=config.max_batch, commit_timeout=config.commit_timeout)
         return cls(store, writer, config)
 
     async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 from gateway.audit.errors import AuditUnavailableError
 from gateway.audit.record import AuditRecord
@@ -33,10 +33,26 @@ MAX_MARGIN = 0.5  # a batch's transaction ends this long (at most a quarter of t
 Entry: TypeAlias = tuple[AuditRecord, "asyncio.Future[int]", float]  # the record, its waiter, its deadline
 
 
-def _consume(future: asyncio.Future[int]) -> None:
+def consume(future: asyncio.Future[int]) -> None:
     """Mark a future's exception as seen: a waiter that timed out or was cancelled will never read it."""
     if not future.cancelled():
         future.exception()
+
+
+class RecordWriter(Protocol):
+    """What the pipeline and the admin routes need of a writer: ``AuditWriter`` in process, or
+    ``gateway.audit.relay.RelayAuditWriter`` handing records to the one writer of the host."""
+
+    @property
+    def running(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self, drain_seconds: float = 10.0) -> None: ...
+
+    def submit(self, record: AuditRecord) -> asyncio.Future[int]: ...
+
+    async def record(self, record: AuditRecord) -> int: ...
 
 
 class AuditWriter:
@@ -93,7 +109,7 @@ class AuditWriter:
         """Queue ``record``; the future resolves to its ``seq`` once its batch commits."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        future.add_done_callback(_consume)
+        future.add_done_callback(consume)
         if not self.running:
             future.set_exception(AuditUnavailableError("the audit writer is not running"))
             return future

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 
 from gateway.audit.errors import AuditUnavailableError
 from gateway.audit.record import record_of
-from gateway.audit.writer import AuditWriter
+from gateway.audit.writer import RecordWriter
 from gateway.pipeline.context import RequestContext
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
@@ -55,7 +55,7 @@ class Audit:
         ctx.notes[NOTE] = "pending"
 
 
-async def audited(ctx: RequestContext, run: Callable[[], Awaitable[None]], writer: AuditWriter) -> None:
+async def audited(ctx: RequestContext, run: Callable[[], Awaitable[None]], writer: RecordWriter) -> None:
     """Run the pipeline (``run``) and record its outcome; return only once an answer's record is committed."""
     ctx.notes[NOTE] = ARMED
     try:
@@ -75,7 +75,7 @@ async def audited(ctx: RequestContext, run: Callable[[], Awaitable[None]], write
     ctx.notes[NOTE] = f"seq {seq}"
 
 
-async def _record_refusal(ctx: RequestContext, error: Exception, writer: AuditWriter) -> None:
+async def _record_refusal(ctx: RequestContext, error: Exception, writer: RecordWriter) -> None:
     try:
         seq = await writer.record(record_of(ctx, error))
     except AuditUnavailableError as exc:
