@@ -1,16 +1,6 @@
-"""The codec's one import of lxml (it parses inbound messages and validates against the schemas).
+"""The codec's name for the shared lxml import (``adapters.xml._lxml``), kept for the modules that still import it
+from here."""
 
-lxml ships no type information and ``lxml-stubs`` is not among the project's dev dependencies, so mypy sees
-``etree`` as ``Any``; this module is the single place that says so. ``Element`` names lxml's element type in
-annotations.
-"""
-
-from __future__ import annotations
-
-from typing import Any, TypeAlias
-
-from lxml import etree  # type: ignore[import-untyped]
-
-Element: TypeAlias = Any  # lxml.etree._Element (untyped)
+from adapters.xml._lxml import Element, etree
 
 __all__ = ["Element", "etree"]

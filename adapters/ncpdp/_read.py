@@ -15,12 +15,11 @@ import re
 from datetime import date
 from typing import Final
 
-from adapters.ncpdp._lxml import Element
 from adapters.ncpdp.codes import Q
-from adapters.ncpdp.parser import refuse
+from adapters.xml._lxml import Element
+from adapters.xml.read import path, quotable, refusal, steps_to
 from protos.errors import PmpError
 
-_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 _DATE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _DATE_TIME: Final = re.compile(
@@ -31,51 +30,30 @@ _Q_LENGTH: Final = len(Q)
 _SKIP_IN_LABEL: Final = frozenset({"Message", "Body", "RxHistoryRequest"})
 
 
+def _local(tag: object) -> str:
+    return quotable(tag.rpartition("}")[2]) if isinstance(tag, str) else "*"
+
+
 def local_name(element: Element) -> str:
-    tag = element.tag
-    if not isinstance(tag, str):
-        return "*"
-    name = tag.rpartition("}")[2]
-    return name if _NAME.fullmatch(name) else "*"
-
-
-def _steps(element: Element) -> list[str]:
-    steps: list[str] = []
-    node: Element | None = element
-    while node is not None:
-        name = local_name(node)
-        parent = node.getparent()
-        if parent is not None and isinstance(node.tag, str):
-            same = [sibling for sibling in parent if sibling.tag == node.tag]
-            if len(same) > 1:
-                name += f"[{same.index(node) + 1}]"
-        steps.append(name)
-        node = parent
-    steps.reverse()
-    return steps
+    return _local(element.tag)
 
 
 def path_of(element: Element, below: str = "") -> str:
     """``/Message/Body/…`` for ``element`` (and a child name ``below`` it, for what is missing)."""
-    steps = _steps(element)
-    if below:
-        steps.append(below)
-    return "/" + "/".join(steps)
+    return path(steps_to(element, _local, below))
 
 
-def label_of(element: Element, below: str = "") -> str:
-    """The place for a sentence: the steps under the transaction (``Patient/Name/LastName``)."""
-    steps = _steps(element)
-    if below:
-        steps.append(below)
+def _shown(steps: list[str]) -> list[str]:
+    """The steps under the transaction (``Patient/Name/LastName``), for a sentence."""
     while len(steps) > 1 and steps[0].partition("[")[0] in _SKIP_IN_LABEL:
         steps = steps[1:]
-    return "/".join(steps)
+    return steps
 
 
 def error_at(element: Element, problem: str, below: str = "") -> PmpError:
     """INVALID_REQUEST: ``<label> <problem>`` at ``element`` (or at its missing child ``below``)."""
-    return refuse(path_of(element, below), f"{label_of(element, below)} {problem}")
+    steps = steps_to(element, _local, below)
+    return refusal(steps, _shown(steps), problem)
 
 
 class Node:

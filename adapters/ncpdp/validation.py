@@ -23,10 +23,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
-from adapters.ncpdp._lxml import Element, etree
 from adapters.ncpdp._read import error_at
 from adapters.ncpdp.codes import V10_6, Version
-from adapters.ncpdp.parser import parse_message, refuse
+from adapters.ncpdp.parser import parse_message
+from adapters.xml._lxml import Element, etree
+from adapters.xml.safe import refuse
+from adapters.xml.schema import complaints, element_at
 from protos.errors import PmpError
 
 SCHEMA_DIR: Final = Path(__file__).parent / "schema"
@@ -65,10 +67,7 @@ def validate(message: Element | bytes, version: Version, *, lenient: bool = Fals
             message = parse_message(message, max_elements=_REPLY_ELEMENTS, max_bytes=_REPLY_BYTES)
         except PmpError as error:
             return [error.detail]
-    checker = schema(version, lenient=lenient)
-    if checker.validate(message):
-        return []
-    return [f"line {entry.line}: {entry.message}" for entry in checker.error_log]
+    return complaints(schema(version, lenient=lenient), message)
 
 
 def schema_problem(root: Element, version: Version) -> PmpError | None:
@@ -77,23 +76,11 @@ def schema_problem(root: Element, version: Version) -> PmpError | None:
     if checker.validate(root):
         return None
     entry = checker.error_log[0]
-    found = _element_at(root, entry.path)
+    found = element_at(root, entry.path)
     problem = _problem(entry, version)
     if found is None:
         return refuse("/Message", f"The message {problem}")
     return error_at(found, problem)
-
-
-def _element_at(root: Element, path: str | None) -> Element | None:
-    if not path:
-        return None
-    try:
-        found = root.getroottree().xpath(path)
-    except etree.XPathError:
-        return None
-    if isinstance(found, list) and found and isinstance(getattr(found[0], "tag", None), str):
-        return found[0]
-    return None
 
 
 def _problem(entry: Any, version: Version) -> str:  # an lxml _LogEntry
