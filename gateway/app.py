@@ -193,12 +193,14 @@ def create_app(
     unopened store) replaces the one the settings name."""
     from gateway.admin.audit_routes import record_admin_action, setup_audit_routes
     from gateway.audit import AuditConfig, AuditService
+    from gateway.interstate.build import make_interstate
     from gateway.pipeline.audit import Audit
     from gateway.pipeline.authenticate import Authenticate
     from gateway.pipeline.identify import Identify
+    from gateway.pipeline.partner_policy import PartnerPolicy
     from gateway.pipeline.rate_limit import RateLimit, rate_limit_headers
     from gateway.pipeline.suspension import SuspensionCheck
-    from gateway.routes import admin, fhir, ncpdp, oauth
+    from gateway.routes import admin, fhir, interstate, ncpdp, oauth
 
     services = Services.build(settings, issuer=issuer, registry=registry)
     middlewares: list[Middleware] = [observe]
@@ -212,6 +214,10 @@ def create_app(
     app[SERVICES] = services
     app.cleanup_ctx.append(services.lifecycle)
     authenticate, identify = Authenticate(services.tokens.verifier), Identify(services.registry)
+    partner_policy = PartnerPolicy(services.registry, services.partners)
+    outbound = make_interstate(settings, services.partners) if settings.interstate else None  # fan-out to partners
+    if outbound is not None:
+        app.cleanup_ctx.append(outbound.clients.lifecycle)  # after services: the partner directory is read
     suspension, rate_limit = SuspensionCheck(services.suspensions), RateLimit(services.limiter, services.quotas)
     audit_stage: Audit | None = None
     if settings.audit:
@@ -228,6 +234,8 @@ def create_app(
             suspension=suspension,
             rate_limit=rate_limit,
             audit=audit_stage,
+            partner_policy=partner_policy,
+            interstate=outbound,
         )
     else:
 
@@ -245,6 +253,8 @@ def create_app(
                 suspension=suspension,
                 rate_limit=rate_limit,
                 audit=audit_stage,
+                partner_policy=partner_policy,
+                interstate=outbound,
             )
             yield
             await channel.close()
@@ -258,6 +268,7 @@ def create_app(
     admin.setup(app, services.suspensions, registry=services.registry, on_action=hooks)  # after oauth: verifier
     fhir.setup(app)
     ncpdp.setup(app)
+    interstate.setup(app)
     if settings.audit:
         setup_audit_routes(app, registry=services.registry)
     return app

@@ -41,6 +41,12 @@ AUDIT_COMMIT_SECONDS = Histogram(
     "Time from a batch's hand-off to its commit (thread hop, insert, fsync)",
     buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+# Interstate (issue 9): calls to each partner state's hub by how they ended (complete, no-data, disallowed,
+# deferred, error, timeout, circuit-open, no-time, cancelled), and their latency. The state code is the only label.
+PARTNER_CALLS = Counter("pmp_gateway_partner_calls_total", "Partner state calls by outcome", ["state", "outcome"])
+PARTNER_CALL_SECONDS = Histogram(
+    "pmp_gateway_partner_call_seconds", "Partner state call latency", ["state"], buckets=_LATENCY_BUCKETS
+)
 IN_FLIGHT = Gauge("pmp_gateway_in_flight_requests", "Requests being handled", multiprocess_mode="livesum")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST

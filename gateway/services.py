@@ -20,6 +20,7 @@ from gateway.auth.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
 from gateway.auth.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
 from gateway.auth.service import TokenService
 from gateway.deployment import DeploymentError, check_deployment, default_issuer, is_loopback
+from gateway.interstate.directory import RegistryPartnerDirectory
 from gateway.policy.ratelimit import QuotaBook, RateLimiter, make_quota_book, make_rate_limiter
 from gateway.policy.registry import make_registry
 from gateway.policy.registry.store.base import RegistryStore
@@ -38,6 +39,7 @@ class Services:
     suspensions: SuspensionSet
     limiter: RateLimiter
     quotas: QuotaBook
+    partners: RegistryPartnerDirectory
 
     @classmethod
     def build(cls, settings: Settings, *, issuer: str, registry: RegistryStore | None = None) -> Services:
@@ -76,10 +78,12 @@ class Services:
             suspensions,
             make_rate_limiter(settings, redis),
             make_quota_book(settings, registry),
+            RegistryPartnerDirectory(registry),
         )
 
     async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
         await self.registry.open()
+        await self.partners.refresh()
         await self.suspensions.store.open()
         try:
             if isinstance(self.revocations, RedisRevocationStore):

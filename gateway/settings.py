@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     history_max_days: int = Field(default=3 * 366, ge=1, description="the longest report period the state allows")
     search_page_size: int = Field(default=50, ge=1, le=500, description="FHIR search: _count default")
     token_ttl_seconds: int = Field(default=3600, ge=60, description="life of patient ids / paging cursors we issue")
+    # the PMIX exchange (pmix:) namespace: the IEPD's is not public. The default is adapters.pmix.DEFAULT_EXCHANGE_NS
+    # (not imported: reading the settings loads no XML codec)
+    pmix_exchange_ns: str = Field(default="urn:pmp-gateway:pmix:exchange:1", description="PMIX exchange namespace")
 
     # the gateway's own database: EDS / client / user registry (and, later, the audit trail)
     gateway_store: Literal["sqlite", "postgres"] = "sqlite"
@@ -96,6 +99,12 @@ class Settings(BaseSettings):
     rate_limit: bool = True  # GCRA per EDS / client / user / state (issue 6)
     alerts: bool = True  # clinical indicators (computed in pmpdb, shown to clinical roles only)
     audit: bool = True  # disclosure audit trail: no audit, no data
+
+    # interstate (issue 9): our users' queries also go to the partner states' hubs (pmp-gateway partners), merged
+    # into one answer; a partner that fails this many times in a row is not asked for the cool-down, then probed
+    interstate: bool = Field(default=True, description="fan queries out to partner states (off: this state only)")
+    interstate_breaker_failures: int = Field(default=3, ge=1, le=1000, description="failures that open a circuit")
+    interstate_breaker_cooldown_seconds: float = Field(default=30.0, gt=0, le=3600, description="open this long")
 
     # clinical indicators (docs/clinical-indicators.md); defaults from state practice (shared/reference/peers.md)
     mme_factors: Literal["cdc2022", "cdc2016"] = Field(default="cdc2022", description="MME conversion table")

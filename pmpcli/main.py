@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from gateway.settings import Settings, load_settings
 from pmpcli.audit import add_audit_parsers
+from pmpcli.partners import add_partner_parsers
 from pmpcli.registry import COMMANDS as REGISTRY_COMMANDS
 from pmpcli.registry import add_registry_parsers
 from pmpcli.suspend import add_suspension_parsers
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     add_registry_parsers(sub)  # eds, clients, users
     add_audit_parsers(sub)  # audit verify, accounting, usage, purge, hold
     add_suspension_parsers(sub)  # suspend, reinstate, suspensions; eds set-quota
+    add_partner_parsers(sub)  # partners add, list, show, set, disable, enable
     return parser
 
 
@@ -100,6 +102,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from pmpcli.audit import run_audit
 
         return run_audit(args, settings)
+    if args.command == "partners":
+        from pmpcli.partners import run_partners
+
+        return run_partners(args, settings)
     if args.command in REGISTRY_COMMANDS:
         from pmpcli.registry import run_registry
 

@@ -18,6 +18,9 @@ Encoding follows the IG's response examples: 1 (data), 3 (no data), 6 (a warning
 ``encode_outcome``). A FOUND answer with dispensations gives ``pdmp-history-data`` + ``outcome`` (complete, and a
 warning when more dispensations exist than were returned); no data gives ``outcome`` no-data only — the IG says
 no Bundle then; an ambiguous match gives ``outcome`` deferred, without describing the candidates.
+
+Interstate (``sources``): the ``pdmp-states`` input names the partner states to ask; an answer merged from several
+PMPs gives each state's records their own ``meta.source`` and Patient, and a warning per state that is missing.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from adapters.fhir.outcome import (
 from adapters.fhir.parameters import ROOT, InputParameters, unsupported
 from adapters.fhir.resources import ResourceBuilder, instant, matched_patient
 from adapters.fhir.roles import authorized_role, delegate_role, profession
+from adapters.fhir.sources import counts_text, merged_entries, partial_issues, read_states
 from protos.pmp.v1 import pmp_pb2 as pb
 
 Json = dict[str, Any]
@@ -57,7 +61,7 @@ class HistoryParams:
     """A decoded ``$pdmp-history`` request."""
 
     request: pb.SearchHistoryRequest
-    states: tuple[str, ...] = ()  # interstate: the IG defines no parameter for it, so always empty for now
+    states: tuple[str, ...] = ()  # interstate: the pdmp-states parameter (``sources``), also in ``request.states``
 
 
 def decode_pdmp_history(
@@ -77,8 +81,9 @@ def decode_pdmp_history(
         date_range=_period(
             inputs, today=today, default_lookback_days=default_lookback_days, max_lookback_days=max_lookback_days
         ),
+        states=read_states(inputs),
     )
-    return HistoryParams(request)
+    return HistoryParams(request, tuple(request.states))
 
 
 def _refuse_pre_stage(inputs: InputParameters) -> None:
@@ -177,26 +182,31 @@ def encode_pdmp_history(
     extensions: list[Json] | None = period_extensions(request, stamp)  # on the first parameter
     returned = len(response.dispensations)
     if response.match_status == pb.MATCH_STATUS_FOUND and returned:
-        builder = ResourceBuilder(source, patient_id, matched_patient(response))
-        builder.add_alerts(response.alerts)
-        for dispensation in response.dispensations:
-            builder.add(dispensation)
+        if response.sources:  # interstate: several PMPs' records, each with its own meta.source
+            entries = merged_entries(response, source=source, patient_id=patient_id)
+        else:
+            builder = ResourceBuilder(source, patient_id, matched_patient(response))
+            builder.add_alerts(response.alerts)
+            for dispensation in response.dispensations:
+                builder.add(dispensation)
+            entries = list(builder.entries())
         bundle = {
             "resourceType": "Bundle",
             "meta": {"profile": [PROFILE_BUNDLE_RESULT]},
             "type": "collection",
             "timestamp": stamp,
-            "entry": [{"fullUrl": url, "resource": resource} for url, resource in builder.entries()],
+            "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries],
         }
         parameters.append({"name": "pdmp-history-data", "extension": extensions, "resource": bundle})
         extensions = None
-        issues = [complete_issue(returned)]
+        issues = [complete_issue(returned, counts_text(response))]
         if response.total_dispensations > returned:
             issues.append(truncated_issue(returned, response.total_dispensations))
     elif response.match_status == pb.MATCH_STATUS_AMBIGUOUS:
         issues = [ambiguous_issue()]
     else:
         issues = [no_data_issue()]
+    issues.extend(partial_issues(response, skip_own_deferred=response.match_status == pb.MATCH_STATUS_AMBIGUOUS))
     outcome: Json = {"name": "outcome"}
     if extensions is not None:
         outcome["extension"] = extensions

@@ -97,8 +97,10 @@ def encode_outcome(error: PmpError) -> bytes:
     return orjson.dumps(operation_outcome([error_issue(error)]))
 
 
-def complete_issue(returned: int) -> Json:
-    return issue("information", "informational", "complete", f"{returned} dispensations are included")
+def complete_issue(returned: int, by_state: str = "") -> Json:
+    """``by_state`` (interstate answers): how many came from each state, e.g. ``UT 3, CO 2``."""
+    text = f"{returned} dispensations are included" + (f" ({by_state})" if by_state else "")
+    return issue("information", "informational", "complete", text)
 
 
 def truncated_issue(returned: int, total: int) -> Json:

@@ -36,7 +36,9 @@ Design decisions (each module's docstring says more):
   2017071 ``QuantityUnitOfMeasure/Code``; ``CodeListQualifier`` 87.
 
 Modules: ``parser`` (hardened parse), ``header`` (version, header in and out), ``request`` (decode),
-``response`` (Approved / Denied), ``errors`` (Error, refusals), ``validation`` (schemas), ``codes`` (code lists);
+``response`` (Approved / Denied), ``errors`` (Error, refusals), ``validation`` (schemas), ``codes`` (code lists),
+``interstate`` (the states a request names in ``Header/Mailbox/MailboxID``, the state on each record of a merged
+answer in ``HistorySource/Source``, missing states in the Note);
 ``_read`` and ``_write`` (reading and writing values), ``_lxml`` (the untyped import). Schemas: ``schema/``.
 """
 

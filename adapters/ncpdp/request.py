@@ -57,6 +57,7 @@ from adapters.ncpdp.codes import (
     Version,
 )
 from adapters.ncpdp.header import MessageHeader, decode_header, require_version
+from adapters.ncpdp.interstate import read_states
 from adapters.ncpdp.parser import refuse
 from adapters.ncpdp.validation import schema_problem
 from protos.errors import PmpError
@@ -118,6 +119,7 @@ def decode_rx_history_request(
             default_lookback_days=default_lookback_days,
             max_lookback_days=max_lookback_days,
         ),
+        states=read_states(message),  # interstate: Header/Mailbox/MailboxID "PMP:CO,NM" (adapters.ncpdp.interstate)
     )
     problem = schema_problem(root, version)
     if problem is not None:

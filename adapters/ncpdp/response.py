@@ -39,7 +39,8 @@ mapped by ``codes.QUANTITY_UNITS`` (01 each → C64933, 02 mL → C28254, 03 g �
 ``DaysSupply``; ``WrittenDate``; ``LastFillDate`` (date filled; required — the sold, then the written date stand in,
 and a record with none of them is counted as not sent); ``SoldDate``; ``Pharmacy`` (NCPDPID, NPI, DEANumber, name,
 address, phone); ``Prescriber`` (NPI, DEANumber, StateLicenseNumber, name); ``HistorySource`` — ``SourceReference``
-= Rx number, ``FillNumber`` = refill number.
+= Rx number, ``FillNumber`` = refill number; in an interstate answer also ``Source`` (P2, ``<state> PMP``) and a
+``PARTIAL - MISSING …`` Note token for the states that did not answer (``interstate``).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ from adapters.ncpdp.codes import (
     Version,
 )
 from adapters.ncpdp.header import message
+from adapters.ncpdp.interstate import missing_states, partial_token, source_of
 from adapters.ncpdp.request import RxHistoryQuery
 from protos.pmp.v1 import pmp_pb2 as pb
 
@@ -94,22 +96,25 @@ def encode_rx_history_response(
 ) -> bytes:
     """The RxHistoryResponse for one answer, as UTF-8 bytes with an XML declaration."""
     status = response.match_status
+    partial = partial_token(missing_states(response))  # interstate: the states whose part is missing
     if status == pb.MATCH_STATUS_AMBIGUOUS:
         return encode_denied(query, AMBIGUOUS_TEXT, message_id=message_id, now=now)
     if status != pb.MATCH_STATUS_FOUND or not (response.dispensations or response.total_dispensations):
-        return encode_denied(query, NO_DATA_TEXT, message_id=message_id, now=now)
+        reason = f"No PMP history found; {partial}" if partial else NO_DATA_TEXT
+        return encode_denied(query, reason, message_id=message_id, now=now)
     version = query.version
     limit = max(0, min(max_dispensed, MAX_DISPENSED))
-    dispensed = _Dispensed(version)
+    dispensed = _Dispensed(version, labelled=bool(response.sources))
     for dispensation in response.dispensations[:limit]:
         dispensed.add(dispensation)
     sent = dispensed.count
     total = max(response.total_dispensations, len(response.dispensations))
     cut = total > sent
     if response.HasField("indicators"):
-        text = indicator_note(response.indicators, {a.code for a in response.alerts}, sent, total)
+        text = indicator_note(response.indicators, {a.code for a in response.alerts}, sent, total, partial=partial)
     else:
-        text = more_note(sent, total, version) if cut else ""
+        text = "; ".join(t for t in (partial, more_note(sent, total, version) if cut else "") if t)
+        text = shorten(text, NOTE_LENGTH)
     note = fit(text, NOTE_LENGTH, ascii_only=True)
     approval = (f"<ApprovalReasonCode>{MORE_HISTORY_CODE}</ApprovalReasonCode>" if cut else "") + element("Note", note)
     matched = response.patients[0] if response.patients else None
@@ -137,9 +142,10 @@ def _num(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
-def indicator_note(indicators: pb.Indicators, alerted: set[str], sent: int, total: int) -> str:
-    """The indicators (and the cut notice) as the compact ``Note`` text of the module docstring, ≤ 70 characters."""
-    tokens: list[tuple[int, str]] = []  # (priority: lower is kept first, text), in the order they are written
+def indicator_note(indicators: pb.Indicators, alerted: set[str], sent: int, total: int, *, partial: str = "") -> str:
+    """The indicators (and the cut notice) as the compact ``Note`` text of the module docstring, ≤ 70 characters;
+    ``partial`` (the interstate partial-answer token) comes first and is kept first."""
+    tokens: list[tuple[int, str]] = [(0, partial)] if partial else []  # (priority: lower is kept first, text)
     if indicators.peak_mme or indicators.current_mme:
         mark = "05" in alerted
         text = f"MME {_num(indicators.peak_mme)}pk {_num(indicators.current_mme)}now"
@@ -299,14 +305,18 @@ class _Dispensed:
         "_pharmacies",
         "_prescribers",
         "_quantities",
+        "_sources",
         "ascii_only",
         "count",
+        "labelled",
         "parts",
         "version",
     )
 
-    def __init__(self, version: Version) -> None:
+    def __init__(self, version: Version, *, labelled: bool = False) -> None:
         self.version = version
+        self.labelled = labelled  # interstate: each record says which state's PMP holds it (HistorySource/Source)
+        self._sources: dict[str, str] = {}
         self.ascii_only = version == V10_6
         self.parts: list[str] = []
         self.count = 0
@@ -345,6 +355,11 @@ class _Dispensed:
         source = (f"<SourceReference>{rx}</SourceReference>" if rx else "") + (
             f"<FillNumber>{refill}</FillNumber>" if 0 <= refill <= 99 else ""
         )
+        if self.labelled:
+            held_by = self._sources.get(d.source_state)
+            if held_by is None:
+                held_by = self._sources[d.source_state] = source_of(d.source_state)
+            source = held_by + source
         self.parts += (
             "<MedicationDispensed>",
             drug,

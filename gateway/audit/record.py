@@ -93,7 +93,8 @@ class AuditRecord:
 
     Text is ``""`` when absent; ``time`` is UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (text, so it sorts and round-trips
     exactly). ``patients`` is the JSON array of the matched person's ids (``MatchedPatient.id`` then its record ids),
-    ``query`` the JSON object of the patient query, ``detail`` a JSON object for admin and checkpoint records."""
+    ``query`` the JSON object of the patient query, ``detail`` a JSON object for admin and checkpoint records and,
+    for an interstate answer, ``{"sources": [{"state", "status", "records"}, …]}``: what each state contributed."""
 
     time: str
     kind: str = Kind.REQUEST.value
@@ -334,7 +335,14 @@ def record_of(ctx: RequestContext, error: BaseException | None, *, time: str | N
         outcome=outcome.value,
         error_code=error_code_of(error),
         records=disclosed,
+        detail=sources_detail(response) if error is None and response is not None and response.sources else "{}",
     )
+
+
+def sources_detail(response: pb.SearchHistoryResponse) -> str:
+    """Interstate answers: each state asked, how its part went and how many of ``records`` it gave."""
+    sources = [{"state": s.state, "status": s.status, "records": s.dispensations} for s in response.sources]
+    return orjson.dumps({"sources": sources}).decode()
 
 
 def admin_record(

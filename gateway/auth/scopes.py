@@ -6,8 +6,10 @@ Vocabulary (``SCOPES_SUPPORTED``):
   ``system/*.rs`` (all resources) covers it. SMART v1 ``.read`` is honoured as ``.rs`` (so the server advertises
   ``permission-v1`` too); other v2 permission subsets of read/search (``.r``, ``.s``) are understood but grant only what
   they say. Write permissions (c, u, d) are never granted: the gateway is read-only.
-- ``pmp/ncpdp.history`` — NCPDP SCRIPT RxHistoryRequest; ``pmp/interstate`` — PMIX from partner hubs;
-  ``pmp/admin`` — the division's admin API (and revoking or introspecting any client's tokens).
+- ``pmp/ncpdp.history`` — NCPDP SCRIPT RxHistoryRequest; ``pmp/interstate`` — partner states' hubs: PMIX, and FHIR
+  ``$pdmp-history`` for hubs that speak FHIR (``PARTNER_ALTERNATIVE``; nothing else); ``pmp/admin`` — the
+  division's admin API (and revoking or introspecting any client's tokens). The registry grants ``pmp/interstate``
+  to partner hubs' clients only, and the ``partner_policy`` stage refuses it from anyone else.
 
 Grant rule (RFC 6749 §3.3, SMART Backend Services): the ``scope`` parameter is required (SMART), so an absent or
 blank one is ``invalid_scope``; a malformed one (characters outside RFC 6749's scope-token) is ``invalid_scope``. Each
@@ -46,6 +48,10 @@ REQUIRED_SCOPE: dict[str, str] = {
     "pmix": INTERSTATE,
     "admin": ADMIN,
 }
+
+# (protocol, operation) → a scope that stands in for the protocol's: a partner hub that speaks FHIR asks
+# $pdmp-history with its pmp/interstate token. Its other FHIR, NCPDP and admin routes stay closed to that scope.
+PARTNER_ALTERNATIVE: dict[tuple[str, str], str] = {("fhir", "pdmp-history"): INTERSTATE}
 
 _PMP_SCOPES = frozenset({NCPDP_HISTORY, INTERSTATE, ADMIN})
 _READ_ONLY = frozenset("rs")

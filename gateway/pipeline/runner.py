@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gateway.backend import SearchBackend
 from gateway.pipeline.context import RequestContext
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from gateway.interstate.outbound import Interstate
 
 
 class Stage(Protocol):
@@ -80,11 +83,14 @@ def build_pipeline(
     suspension: Stage | None = None,
     rate_limit: Stage | None = None,
     audit: Stage | None = None,
+    partner_policy: Stage | None = None,  # gateway.pipeline.partner_policy (needs the registry)
+    interstate: Interstate | None = None,  # the outbound exchange; None: this state's records only
 ) -> Pipeline:
     """The DESIGN §1 order. Refuses settings that enable a stage this build does not have, or one whose
     dependencies (token verifier, registry) were not given."""
     from gateway.pipeline.alerts import CLINICAL_ROLES, Alerts
     from gateway.pipeline.authorize import Authorize
+    from gateway.pipeline.fanout import FanOut
     from gateway.pipeline.issued_to import IssuedTo
     from gateway.pipeline.minimum_necessary import MinimumNecessary
     from gateway.pipeline.search import Search
@@ -92,12 +98,13 @@ def build_pipeline(
     return Pipeline(
         [
             _built(settings, "authenticate", authenticate),
+            partner_policy or DisabledStage("partner_policy", "no partner directory given"),
             _built(settings, "identify", identify),
             IssuedTo(),
             _built(settings, "suspension", suspension),
             _built(settings, "rate_limit", rate_limit),
             Authorize(),
-            Search(backend),
+            Search(backend) if interstate is None else FanOut(Search(backend), interstate),
             MinimumNecessary(),
             Alerts(CLINICAL_ROLES if settings.alerts else frozenset()),  # off: indicators withheld from everyone
             _built(settings, "audit", audit),

@@ -54,3 +54,12 @@ def test_gateway_benchmark_smoke(tmp_path: Path) -> None:
     )
     assert "requests/s" in out and "latency p99" in out and "worker peak RSS" in out
     assert "failed or non-2xx answers: 0;" in out  # every answer under load was a 2xx
+
+
+@pytest.mark.slow
+def test_interstate_benchmark_smoke(tmp_path: Path) -> None:
+    out = _bench("bench.interstate", "--quick", tmp_path=tmp_path)
+    assert "asking CO (FHIR) and NM (PMIX) against UT only" in out
+    assert "latency p50" in out and "latency p99" in out and "requests/s" in out
+    assert "MedicationDispense from 3 states" in out  # the merged answer holds every state's records
+    assert "partner calls that failed: 0; failed or non-2xx answers: 0;" in out

@@ -131,6 +131,7 @@ def _pipeline(tmp_path: Path, **settings: Any) -> Any:
         settings_for_tests(tmp_path, **settings),
         FakeSearchBackend(pb.SearchHistoryResponse()),
         **{name: _Passing(name) for name in _BUILT_WITH_DEPENDENCIES},
+        partner_policy=_Passing("partner_policy"),
     )
 
 
@@ -138,6 +139,7 @@ def test_stages_in_order_all_enabled_by_default(tmp_path: Path) -> None:
     states = _pipeline(tmp_path).describe()
     assert list(states) == [
         "authenticate",
+        "partner_policy",
         "identify",
         "issued_to",
         "suspension",

@@ -2,7 +2,8 @@
 user of a query (registered prescribers, pharmacists, delegates, law enforcement, regulators, administrators).
 
 Public surface: the records (``model``), the store (``RegistryStore``; ``make_registry`` picks SQLite or
-PostgreSQL), the identify rules (``resolve_end_user``), identifier formats and client credentials.
+PostgreSQL), the identify rules (``resolve_end_user``), identifier formats and client credentials, and the partner
+states' records (``partners``: an EDS of kind ``partner`` is a partner state's hub).
 """
 
 from gateway.policy.registry.credentials import hash_secret, validate_jwks, validate_jwks_url, verify_secret
@@ -19,6 +20,7 @@ from gateway.policy.registry.model import (
     ClientStatus,
     Eds,
     EdsClient,
+    EdsKind,
     EdsStatus,
     EndUser,
     NewUser,
@@ -27,6 +29,7 @@ from gateway.policy.registry.model import (
     UserRole,
     UserStatus,
 )
+from gateway.policy.registry.partners import PartnerAction, PartnerRecord, PartnerVersion
 from gateway.policy.registry.resolve import ResolvedUser, resolve_eds, resolve_end_user
 from gateway.policy.registry.store import (
     ClientRecord,
@@ -44,10 +47,14 @@ __all__ = [
     "ClientStatus",
     "Eds",
     "EdsClient",
+    "EdsKind",
     "EdsStatus",
     "EndUser",
     "IssuedClient",
     "NewUser",
+    "PartnerAction",
+    "PartnerRecord",
+    "PartnerVersion",
     "Quota",
     "RegistryConflictError",
     "RegistryError",

@@ -30,6 +30,15 @@ class EdsStatus(enum.StrEnum):
     REVOKED = "revoked"
 
 
+class EdsKind(enum.StrEnum):
+    """What a registered system is: an in-state EDS (EHR, pharmacy system, HIE) whose clients name registered end
+    users, or a partner state's hub (``pmp-gateway partners``) whose requesters are out-of-state and held to that
+    partner's inbound policy instead."""
+
+    EDS = "eds"
+    PARTNER = "partner"
+
+
 class ClientStatus(enum.StrEnum):
     ACTIVE = "active"
     DISABLED = "disabled"
@@ -153,10 +162,16 @@ class Eds:
     status: EdsStatus
     created_at: str
     quota: Quota | None = None
+    kind: EdsKind = EdsKind.EDS
+
+    @property
+    def is_partner(self) -> bool:
+        return self.kind is EdsKind.PARTNER
 
     def as_json(self) -> Json:
         return {
             "id": self.id,
+            "kind": self.kind.value,
             "name": self.name,
             "agreement": self.agreement,
             "state": self.state,

@@ -11,6 +11,7 @@ from adapters.fhir.capability import PROFILES_DIR
 from adapters.fhir.codes import OPERATION_PDMP_HISTORY
 from adapters.fhir.parameters import RESOURCE_PARAMETERS, VALUE_PARAMETERS
 from adapters.fhir.search import CURSOR_PARAM, INCLUDES
+from adapters.fhir.sources import STATES_PARAMETER
 
 BASE = "https://pmp.example.gov/fhir"
 
@@ -63,14 +64,15 @@ def test_operation_definition_is_the_igs_with_our_changes() -> None:
     assert ours["resource"] == ["Patient"]
     inputs = {p["name"]: p for p in ours["parameter"] if p["use"] == "in"}
     outputs = {p["name"] for p in ours["parameter"] if p["use"] == "out"}
-    assert set(inputs) == set(RESOURCE_PARAMETERS) | set(VALUE_PARAMETERS)
+    assert set(inputs) == set(RESOURCE_PARAMETERS) | set(VALUE_PARAMETERS) | {STATES_PARAMETER}
+    assert (inputs[STATES_PARAMETER]["type"], inputs[STATES_PARAMETER]["max"]) == ("code", "*")  # our addition
     assert outputs == {"pdmp-history-data", "pdmp-history-link", "pre-stage-retrieval-key", "outcome"}
     for name, kind in RESOURCE_PARAMETERS.items():
         assert inputs[name]["type"] == kind
     # the IG sample's inputs, same names and types (the outputs were renamed in STU1)
     ig = example("OperationDefinition-pdmp-history", PRESTU1)
     ig_inputs = {p["name"]: p["type"] for p in ig["parameter"] if p["use"] == "in"}
-    assert ig_inputs == {name: p["type"] for name, p in inputs.items()}
+    assert ig_inputs == {name: p["type"] for name, p in inputs.items() if name != STATES_PARAMETER}
 
 
 def test_profiles_live_in_the_repository_root() -> None:

@@ -23,6 +23,8 @@ import orjson
 
 from gateway.auth.clients import AuthMethod as AuthMethodName
 from gateway.auth.clients import RegisteredClient
+from gateway.auth.scopes import INTERSTATE
+from gateway.interstate.partners import InboundPolicy, Outbound, Partner, PartnerStatus
 from gateway.policy.registry.credentials import (
     hash_secret,
     new_client_secret,
@@ -51,6 +53,7 @@ from gateway.policy.registry.model import (
     ClientStatus,
     Eds,
     EdsClient,
+    EdsKind,
     EdsStatus,
     EndUser,
     NewUser,
@@ -59,6 +62,17 @@ from gateway.policy.registry.model import (
     UserRole,
     UserStatus,
     utc_now,
+)
+from gateway.policy.registry.partners import (
+    PartnerAction,
+    PartnerRecord,
+    PartnerVersion,
+    checked_partner,
+    history_record,
+    partner_record,
+    partner_state,
+    partner_values,
+    partner_version,
 )
 from gateway.policy.registry.store import schema as sql
 
@@ -134,7 +148,29 @@ def _state(value: str, field: str) -> str:
 
 def _eds(row: Row) -> Eds:
     quota = Quota(row[7], row[8], row[9], bool(row[10])) if row[7] is not None else None
-    return Eds(row[0], row[1], row[2], row[3], row[4], EdsStatus(row[5]), row[6], quota)
+    return Eds(row[0], row[1], row[2], row[3], row[4], EdsStatus(row[5]), row[6], quota, EdsKind(row[11]))
+
+
+def eds_insert(eds: Eds) -> Statement:
+    """The statement registering ``eds`` (already validated)."""
+    q = eds.quota
+    return (
+        sql.INSERT_EDS,
+        (
+            eds.id,
+            eds.name,
+            eds.agreement,
+            eds.state,
+            eds.contact,
+            eds.status.value,
+            eds.created_at,
+            q.rate if q else None,
+            q.per_seconds if q else None,
+            q.burst if q else None,
+            int(q.shadow) if q else 0,
+            eds.kind.value,
+        ),
+    )
 
 
 def _client(row: Row) -> EdsClient:
@@ -244,27 +280,7 @@ class RegistryStore(abc.ABC):
             created_at=utc_now(),
             quota=_check_quota(quota),
         )
-        q = eds.quota
-        await self._write(
-            [
-                (
-                    sql.INSERT_EDS,
-                    (
-                        eds.id,
-                        eds.name,
-                        eds.agreement,
-                        eds.state,
-                        eds.contact,
-                        eds.status.value,
-                        eds.created_at,
-                        q.rate if q else None,
-                        q.per_seconds if q else None,
-                        q.burst if q else None,
-                        int(q.shadow) if q else 0,
-                    ),
-                )
-            ]
-        )
+        await self._write([eds_insert(eds)])
         return eds
 
     async def get_eds(self, eds_id: str) -> Eds | None:
@@ -292,6 +308,117 @@ class RegistryStore(abc.ABC):
         await self._write([(sql.UPDATE_EDS_QUOTA, (*args, eds_id))])
         return await self._require_eds(eds_id)
 
+    # ---- partner states (issue 9; rules and rows in ``gateway.policy.registry.partners``)
+
+    async def add_partner(
+        self,
+        state: str,
+        *,
+        name: str,
+        inbound: InboundPolicy,
+        by: str,
+        outbound: Outbound | None = None,
+        default_for_roles: Iterable[str] = (),
+        agreement: str = "",
+        contact: str = "",
+    ) -> PartnerRecord:
+        """Register a partner state and, in the same transaction, the EDS (kind ``partner``) whose OAuth clients
+        will be its hub. Its first version goes to the history."""
+        eds = Eds(
+            id=new_id("eds"),
+            name=_text(name, "name", required=True),
+            agreement=_text(agreement, "agreement"),
+            state=partner_state(state),
+            contact=_text(contact, "contact"),
+            status=EdsStatus.ACTIVE,
+            created_at=utc_now(),
+            kind=EdsKind.PARTNER,
+        )
+        partner = checked_partner(
+            Partner(
+                state=eds.state,
+                name=eds.name,
+                status=PartnerStatus.ACTIVE,
+                inbound=inbound,
+                outbound=outbound,
+                default_for_roles=frozenset(default_for_roles),
+                eds_id=eds.id,
+            )
+        )
+        by = _text(by, "by", required=True)
+        if await self.get_partner(partner.state) is not None:
+            raise RegistryConflictError("state: already a partner")
+        now, values = eds.created_at, partner_values(partner)
+        await self._write(
+            [
+                eds_insert(eds),
+                (sql.INSERT_PARTNER, (partner.state, *values[:2], partner.eds_id, *values[2:], 1, now, now, by)),
+                (
+                    sql.INSERT_PARTNER_HISTORY,
+                    (partner.state, 1, now, by, PartnerAction.ADD.value, history_record(partner)),
+                ),
+            ]
+        )
+        return await self._require_partner(partner.state)
+
+    async def get_partner(self, state: str) -> PartnerRecord | None:
+        rows = await self._fetch(f"{sql.SELECT_PARTNER} WHERE state = ?", normalize_state(state))
+        return partner_record(rows[0]) if rows else None
+
+    async def _require_partner(self, state: str) -> PartnerRecord:
+        found = await self.get_partner(state)
+        if found is None:
+            raise RegistryNotFoundError("state: not a registered partner")
+        return found
+
+    async def list_partners(self) -> list[PartnerRecord]:
+        return [partner_record(r) for r in await self._fetch(f"{sql.SELECT_PARTNER} ORDER BY state")]
+
+    async def partner_history(self, state: str) -> list[PartnerVersion]:
+        await self._require_partner(state)
+        return [partner_version(r) for r in await self._fetch(sql.SELECT_PARTNER_HISTORY, normalize_state(state))]
+
+    async def update_partner(
+        self, state: str, edit: Callable[[Partner], Partner], *, by: str, action: PartnerAction = PartnerAction.SET
+    ) -> PartnerRecord:
+        """Apply ``edit`` to the partner's current record and store the result as its next version (the state and
+        its EDS cannot change). A change that raced another one is refused (RegistryConflictError), never merged
+        over it; an edit that changes nothing writes nothing."""
+        current = await self._require_partner(state)
+        by = _text(by, "by", required=True)
+        changed = checked_partner(edit(current.partner))
+        if (changed.state, changed.eds_id) != (current.partner.state, current.partner.eds_id):
+            raise RegistryInputError("state: a partner's state and EDS cannot change")
+        if changed == current.partner:
+            return current
+        version, now = current.version + 1, utc_now()
+        try:
+            await self._write(
+                [
+                    (sql.UPDATE_PARTNER, (*partner_values(changed), version, now, by, changed.state, current.version)),
+                    (
+                        sql.INSERT_PARTNER_HISTORY,
+                        (changed.state, version, now, by, action.value, history_record(changed)),
+                    ),
+                ]
+            )
+        except RegistryConflictError:
+            raise RegistryConflictError("partner: changed by someone else meanwhile; nothing written") from None
+        return await self._require_partner(changed.state)
+
+    async def set_partner_status(self, state: str, status: PartnerStatus, *, by: str) -> PartnerRecord:
+        action = PartnerAction.ENABLE if status is PartnerStatus.ACTIVE else PartnerAction.DISABLE
+        return await self.update_partner(state, lambda p: replace(p, status=status), by=by, action=action)
+
+    async def partners_snapshot(self) -> tuple[Partner, ...]:
+        """Every partner, for ``gateway.interstate.directory``. Cached like the other hot-path reads (class
+        docstring): the same tuple comes back until the registry changes."""
+        found: tuple[Partner, ...] = await self._cached(("partners",), self._load_partners)
+        return found
+
+    async def _load_partners(self) -> tuple[Partner, ...]:
+        return tuple(r.partner for r in await self.list_partners())
+
     # ---- OAuth clients
 
     async def add_client(
@@ -311,6 +438,8 @@ class RegistryStore(abc.ABC):
         if eds.status is EdsStatus.REVOKED:
             raise RegistryInputError("eds: the EDS is revoked")
         scopes = parse_scopes(scope)
+        if eds.is_partner and scopes != {INTERSTATE}:
+            raise RegistryInputError(f"scope: a partner state's hub is granted {INTERSTATE} only")
         secret = new_client_secret() if with_secret else None
         client = EdsClient(
             client_id=new_id("cli"),

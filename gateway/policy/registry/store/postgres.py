@@ -14,7 +14,7 @@ import asyncpg
 
 from gateway.policy.registry.errors import RegistryConflictError, RegistryUnavailableError
 from gateway.policy.registry.store.base import RegistryStore, Row, Statement
-from gateway.policy.registry.store.schema import TABLES
+from gateway.policy.registry.store.schema import TABLES, postgres_upgrades
 from gateway.postgres_schema import checked_schema, open_pool
 
 DEFAULT_SCHEMA = "gateway"
@@ -57,7 +57,11 @@ class PostgresRegistry(RegistryStore):
     async def open(self) -> None:
         try:
             self._pool = await open_pool(
-                self._dsn, self._schema, TABLES, min_size=self._min_size, max_size=self._max_size
+                self._dsn,
+                self._schema,
+                (*TABLES, *postgres_upgrades()),
+                min_size=self._min_size,
+                max_size=self._max_size,
             )
         except _FAILURES as exc:
             raise RegistryUnavailableError(f"cannot open the PostgreSQL registry: {type(exc).__name__}") from exc

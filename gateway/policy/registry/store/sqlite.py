@@ -13,10 +13,27 @@ from typing import Any
 
 from gateway.policy.registry.errors import RegistryConflictError, RegistryUnavailableError
 from gateway.policy.registry.store.base import RegistryStore, Row, Statement
-from gateway.policy.registry.store.schema import TABLES
+from gateway.policy.registry.store.schema import COLUMN_UPGRADES, TABLES
 from gateway.sqlite_file import open_with_schema
 
 FILE_NAME = "gateway.sqlite3"
+
+
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    """``COLUMN_UPGRADES`` that the file's tables lack, added in one transaction. SQLite has no ``ADD COLUMN IF NOT
+    EXISTS``: the check and the change happen under the write lock, so workers opening an older file together add
+    each column once."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, declaration in COLUMN_UPGRADES:
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 class SqliteRegistry(RegistryStore):
@@ -40,6 +57,7 @@ class SqliteRegistry(RegistryStore):
     async def open(self) -> None:
         try:
             self._conn = open_with_schema(self._path, TABLES)
+            add_missing_columns(self._conn)
         except (sqlite3.Error, OSError) as exc:
             raise RegistryUnavailableError(f"cannot open the SQLite registry: {exc}") from exc
 

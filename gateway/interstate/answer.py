@@ -1,0 +1,46 @@
+"""One partner state's part of an answer: its PMIX status, the dispensations it returned, and one line of detail.
+
+A partner call ends in exactly one ``PartnerAnswer`` — a failure included (status ``error``), so a merged answer
+names every state asked and a gap is never silent. Clients signal failures with ``PartnerCallError``, whose text is
+one PHI-free line ("HTTP 503", "connection refused") that becomes the answer's ``detail``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from protos.pmp.v1 import pmp_pb2 as pb
+
+
+class PmixStatus(enum.StrEnum):
+    """PMIXStatusCode (standards.md §1.8): how one state's part of the answer went."""
+
+    COMPLETE = "complete"  # data returned for a matching person
+    NO_DATA = "no-data"  # no person, or no dispensation in the period
+    DISALLOWED = "disallowed"  # that state refused our requester
+    DEFERRED = "deferred"  # cannot answer now (e.g. an ambiguous match sent to manual review)
+    ERROR = "error"  # no answer: timed out, unreachable, refused our credentials, unreadable, circuit open
+
+
+@dataclass(slots=True, frozen=True)
+class PartnerAnswer:
+    state: str
+    status: PmixStatus
+    dispensations: tuple[pb.Dispensation, ...] = ()
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """The partner gave no usable answer (the merged answer is then partial)."""
+        return self.status in (PmixStatus.ERROR, PmixStatus.DISALLOWED, PmixStatus.DEFERRED)
+
+
+class PartnerCallError(Exception):
+    """A partner call that produced no answer: transport failure, HTTP error, an answer that cannot be read, our
+    own credentials missing. ``str(error)`` is one line without PHI."""
+
+
+class PartnerNotAsked(Exception):
+    """The request cannot be put to that partner at all (e.g. PMIX needs the surname and full birth date, which a
+    query by an earlier answer's patient id lacks). Not the partner's failure: its circuit is left as it was."""
