@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import socket
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -170,13 +171,13 @@ def _listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socke
     return sock
 
 
-async def _worker(settings: Settings, sock: socket.socket, ready: int, index: int) -> None:
+async def _worker(settings: Settings, sock: socket.socket, ready: int, index: int, runtime: Path) -> None:
     """A worker: its own pmpdb on a private unix socket (unless a remote one is configured) and the gateway."""
     stop = _stop_event()
     if settings.pmpdb_target:
         await _run_gateway(settings, settings.pmpdb_target, sock, ready, stop)
         return
-    path = (settings.data_dir / f"pmpdb-{index}.sock").resolve()
+    path = runtime / f"pmpdb-{index}.sock"
     path.unlink(missing_ok=True)
     target = f"unix:{path}"
     store, pmpdb = await _start_pmpdb(settings, demo=False, listen=target, load_reference=False)
@@ -188,14 +189,14 @@ async def _worker(settings: Settings, sock: socket.socket, ready: int, index: in
         path.unlink(missing_ok=True)
 
 
-def _fork_worker(settings: Settings, port: int, ready: int, index: int) -> int:
+def _fork_worker(settings: Settings, port: int, ready: int, index: int, runtime: Path) -> int:
     pid = os.fork()
     if pid:
         return pid
     # child: its own listening socket on the shared port, its own loop, pmpdb and gRPC channel
     code = 0
     try:
-        run(_worker(settings, _listening_socket(settings.host, port, reuse_port=True), ready, index))
+        run(_worker(settings, _listening_socket(settings.host, port, reuse_port=True), ready, index, runtime))
     except BaseException:
         logging.getLogger("pmpcli.worker").exception("gateway worker failed")
         code = 1
@@ -283,8 +284,18 @@ async def _audit_relay(settings: Settings, sock: socket.socket | None) -> AsyncI
 def _serve_workers(settings: Settings, demo: bool) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     load_or_create_key(settings.data_dir)  # once, before the workers read it
-    metrics_dir = settings.data_dir / "metrics"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
+    # This instance's sockets and metrics files, private (0700) and its own: another serve on the same data
+    # directory (a second instance, a rolling restart) must not unlink or read them. Short, as unix socket
+    # paths must be.
+    runtime = Path(tempfile.mkdtemp(prefix="pmp-gateway-"))
+    try:
+        _serve_workers_in(settings, demo, runtime)
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _serve_workers_in(settings: Settings, demo: bool, runtime: Path) -> None:
+    metrics_dir = runtime / "metrics"
     metrics_dir.mkdir()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     if not settings.pmpdb_target:
@@ -293,13 +304,13 @@ def _serve_workers(settings: Settings, demo: bool) -> None:
     if settings.audit and settings.gateway_store == "sqlite":  # one audit writer for the host's workers
         from gateway.audit.relay import relay_socket  # after PROMETHEUS_MULTIPROC_DIR: it loads the metrics
 
-        relay_path = (settings.data_dir / "audit-relay.sock").resolve()
+        relay_path = runtime / "audit.sock"
         relay_sock = relay_socket(relay_path)
         settings = settings.model_copy(update={"audit_relay_socket": str(relay_path)})
     placeholder = _reuseport_socket(settings.host, settings.port)  # holds the port number for the workers
     port = placeholder.getsockname()[1]
     ready_r, ready_w = os.pipe()
-    pids = [_fork_worker(settings, port, ready_w, i) for i in range(settings.workers)]
+    pids = [_fork_worker(settings, port, ready_w, i, runtime) for i in range(settings.workers)]
     os.close(ready_w)
     try:
         run(_supervise(settings, port, pids, ready_r, relay_sock))
@@ -307,7 +318,6 @@ def _serve_workers(settings: Settings, demo: bool) -> None:
         placeholder.close()
         if relay_sock is not None:
             relay_sock.close()
-            Path(settings.audit_relay_socket).unlink(missing_ok=True)
         for pid in pids:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
