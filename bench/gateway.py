@@ -36,7 +36,10 @@ from xml.sax.saxutils import escape
 import orjson
 
 from bench import wrk
-from bench.common import print_table, start_cli, verdict
+from bench.common import Route, load_rows, print_table, start_cli, stop, verdict
+from bench.common import drive as _drive
+from bench.common import free_port as _free_port
+from bench.common import median_run as _median_run
 from bench.loadgen import LoadResult
 from bench.search import WINDOW, data_dir
 
@@ -46,7 +49,6 @@ NPI = "1234567893"  # the bench prescriber, registered with the CLI
 SCOPE = "system/MedicationDispense.rs pmp/ncpdp.history"
 FHIR = ("/fhir/Patient/$pdmp-history", {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"})
 NCPDP = ("/ncpdp/script", {"Content-Type": "application/xml", "Accept": "application/xml"})
-Route = tuple[str, dict[str, str]]
 
 
 def history_body(last: str, first: str, dob: str, gender: str, zip_code: str) -> bytes:
@@ -104,12 +106,6 @@ def sample_patients(db: Path, count: int, seed: int) -> list[tuple[str, str, str
 
 def sample_bodies(db: Path, count: int, seed: int) -> list[bytes]:
     return [history_body(*p) for p in sample_patients(db, count, seed)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def register_client(path: Path) -> tuple[str, Any]:
@@ -253,35 +249,6 @@ def fetch_one(port: int, route: Route, body: bytes) -> bytes:
     return payload
 
 
-def _drive(port: int, route: Route, bodies: list[bytes], args: argparse.Namespace, server: int) -> LoadResult:
-    """Warm up, then measure; the result carries the server's CPU per request (all its processes), which is
-    steadier than req/s on this noisy machine and is what a stage's cost really is."""
-    path, headers = route
-
-    def run(seconds: float) -> LoadResult:
-        return wrk.drive(
-            "127.0.0.1", port, path, bodies, headers, connections=args.connections, seconds=seconds, warmup=0
-        )
-
-    if args.warmup > 0:
-        run(args.warmup)
-    before = process_tree_cpu_seconds(server)
-    result = run(args.seconds)
-    used = process_tree_cpu_seconds(server) - before
-    return dataclasses.replace(result, server_cpu_ms=1000 * used / max(1, result.requests))
-
-
-def process_tree_cpu_seconds(pid: int) -> float:
-    """utime + stime of ``pid`` and its children (the gateway's workers, the bare server's forks)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    for p in (str(pid), *children):
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
 def _with_token(route: Route, token: str) -> Route:
     return route[0], {**route[1], "Authorization": f"Bearer {token}"}
 
@@ -370,12 +337,7 @@ def main() -> None:
         assert full.proc is not None
         rss = worker_peak_rss_mb(full.proc.pid)
     finally:
-        for variant in variants.values():
-            if variant.proc is not None:
-                variant.proc.terminate()
-        for variant in variants.values():
-            if variant.proc is not None:
-                variant.proc.wait(30)
+        stop(variant.proc for variant in variants.values())
         if bare is not None:
             os.killpg(bare.pid, 15)
             bare.wait(10)
@@ -393,11 +355,6 @@ def main() -> None:
 
 def _key(settings: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(settings.items()))
-
-
-def _median_run(runs: list[LoadResult]) -> LoadResult:
-    """The run with the median throughput (its latencies belong to it; they are not mixed across runs)."""
-    return sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
 
 
 def _report(
@@ -426,22 +383,12 @@ def _report(
         f"$pdmp-history, {args.dispensations:,} dispensations, {args.connections} connections, --workers "
         f"{args.workers}, every stage on, {entries} MedicationDispense in the first answer ({len(fhir_sample):,} B); "
         f"baseline: bare aiohttp, same bytes; the median of {rounds} alternating runs",
-        [
-            ("requests/s", ours.rate, base.rate, "req/s"),
-            ("latency p50", ours.percentile(0.5), base.percentile(0.5), "ms"),
-            ("latency p99", ours.percentile(0.99), base.percentile(0.99), "ms"),
-            ("server CPU per request", ours.server_cpu_ms, base.server_cpu_ms, "ms"),
-        ],
+        load_rows(ours, base),
     )
     print_table(
         f"NCPDP RxHistoryRequest 2017071, same patients ({ncpdp_sample.count(b'<MedicationDispensed>')} "
         f"MedicationDispensed in the first answer, {len(ncpdp_sample):,} B); baseline: bare aiohttp, same bytes",
-        [
-            ("requests/s", ours_ncpdp.rate, base_ncpdp.rate, "req/s"),
-            ("latency p50", ours_ncpdp.percentile(0.5), base_ncpdp.percentile(0.5), "ms"),
-            ("latency p99", ours_ncpdp.percentile(0.99), base_ncpdp.percentile(0.99), "ms"),
-            ("server CPU per request", ours_ncpdp.server_cpu_ms, base_ncpdp.server_cpu_ms, "ms"),
-        ],
+        load_rows(ours_ncpdp, base_ncpdp),
     )
     runs = "; ".join(f"{r.rate:,.0f} req/s {r.server_cpu_ms:.2f} ms" for r in full.runs)
     print(f"  every stage on, run by run: {runs}")

@@ -30,9 +30,8 @@ from typing import Any
 
 import orjson
 
-from bench import wrk
-from bench.common import print_table, start_cli
-from bench.gateway import fetch_one, process_tree_cpu_seconds
+from bench.common import drive, free_port, load_rows, median_run, print_table, start_cli, stop
+from bench.gateway import fetch_one, fetch_token
 from bench.loadgen import LoadResult
 
 NPI = "1928340565"
@@ -62,14 +61,6 @@ class Gateway:
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(gateway: Gateway, *args: str) -> Any:
@@ -110,18 +101,6 @@ def register(gateways: dict[str, Gateway], root: Path) -> tuple[str, Any]:
     client = _cli(a, "clients", "add", "--eds", eds, "--jwks", str(root / "ehr-jwks.json"), "--scope", EHR_SCOPE)
     _cli(a, "users", "add", "--role", "prescriber", "--first", "ADAM", "--last", "AMSTER", "--npi", NPI, "--eds", eds)
     return client["client_id"], ehr
-
-
-def token(a: Gateway, client_id: str, key: Any) -> str:
-    import urllib.parse
-    import urllib.request
-
-    from gateway.auth.client_key import token_form
-
-    token_url = f"{a.base}/oauth/token"
-    form = urllib.parse.urlencode(token_form(key.assertion(client_id, token_url), EHR_SCOPE)).encode()
-    with urllib.request.urlopen(urllib.request.Request(token_url, data=form), timeout=10) as reply:
-        return str(json.loads(reply.read())["access_token"])
 
 
 def bodies(truth: dict[str, Any], count: int, seed: int, *, local_only: bool) -> list[bytes]:
@@ -185,24 +164,6 @@ def partner_calls(a: Gateway) -> dict[str, float]:
     return found
 
 
-def drive(
-    a: Gateway, pids: list[int], route_headers: dict[str, str], load: list[bytes], args: argparse.Namespace
-) -> LoadResult:
-    """Warm up, then measure; the CPU per request is that of all three gateways (the partners' work included)."""
-
-    def run(seconds: float) -> LoadResult:
-        return wrk.drive(
-            "127.0.0.1", a.port, PATH, load, route_headers, connections=args.connections, seconds=seconds, warmup=0
-        )
-
-    if args.warmup > 0:
-        run(args.warmup)
-    before = sum(process_tree_cpu_seconds(pid) for pid in pids)
-    result = run(args.seconds)
-    used = sum(process_tree_cpu_seconds(pid) for pid in pids) - before
-    return dataclasses.replace(result, server_cpu_ms=1000 * used / max(1, result.requests))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -218,7 +179,7 @@ def main() -> None:
     from bench.common import workdir
 
     root = Path(tempfile.mkdtemp(prefix="interstate-", dir=workdir()))
-    gateways = {state: Gateway(state, root / state.lower(), _free_port()) for state in STATES}
+    gateways = {state: Gateway(state, root / state.lower(), free_port()) for state in STATES}
     for g in gateways.values():
         g.data.mkdir()
     client_id, key = register(gateways, root)
@@ -231,28 +192,20 @@ def main() -> None:
         a = gateways["UT"]
         truth = json.loads((a.data / "demo" / "ground-truth.json").read_text())
         both, alone = (bodies(truth, 200, args.seed, local_only=flag) for flag in (False, True))
-        headers = {**HEADERS, "Authorization": f"Bearer {token(a, client_id, key)}"}
+        headers = {**HEADERS, "Authorization": f"Bearer {fetch_token(a.port, client_id, key)}"}
         merged_sample = fetch_one(a.port, (PATH, headers), both[0])
         local_sample = fetch_one(a.port, (PATH, headers), alone[0])
         for _ in range(max(1, args.rounds)):
-            headers = {**HEADERS, "Authorization": f"Bearer {token(a, client_id, key)}"}  # tokens live 5 minutes
+            headers = {**HEADERS, "Authorization": f"Bearer {fetch_token(a.port, client_id, key)}"}  # 5-minute tokens
+            # the CPU per request is that of all three gateways (the partners' work included)
             pids = [g.proc.pid for g in gateways.values() if g.proc is not None]
-            fan_out.append(drive(a, pids, headers, both, args))
-            local.append(drive(a, pids, headers, alone, args))
+            fan_out.append(drive(a.port, (PATH, headers), both, args, *pids))
+            local.append(drive(a.port, (PATH, headers), alone, args, *pids))
         calls = partner_calls(a)
     finally:
-        for g in gateways.values():
-            if g.proc is not None:
-                g.proc.terminate()
-        for g in gateways.values():
-            if g.proc is not None:
-                g.proc.wait(30)
+        stop(g.proc for g in gateways.values())
         shutil.rmtree(root, ignore_errors=True)
     report(args, fan_out, local, sources_of(merged_sample), sources_of(local_sample), calls)
-
-
-def _median(runs: list[LoadResult]) -> LoadResult:
-    return sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
 
 
 def report(
@@ -263,17 +216,12 @@ def report(
     alone: dict[str, int],
     calls: dict[str, float],
 ) -> None:
-    ours, base = _median(fan_out), _median(local)
+    ours, base = median_run(fan_out), median_run(local)
     print_table(
         f"$pdmp-history at UT asking CO (FHIR) and NM (PMIX) against UT only (pdmp-states NONE), {args.connections} "
         f"connections, the median of {len(fan_out)} alternating runs; first answer: {sum(merged.values())} "
         f"MedicationDispense from {len(merged)} states against {sum(alone.values())}",
-        [
-            ("requests/s", ours.rate, base.rate, "req/s"),
-            ("latency p50", ours.percentile(0.5), base.percentile(0.5), "ms"),
-            ("latency p99", ours.percentile(0.99), base.percentile(0.99), "ms"),
-            ("CPU per request, all 3 gateways", ours.server_cpu_ms, base.server_cpu_ms, "ms"),
-        ],
+        load_rows(ours, base, "CPU per request, all 3 gateways"),
     )
     added = [f.percentile(0.5) - b.percentile(0.5) for f, b in zip(fan_out, local, strict=True)]
     print(f"  latency p50 added by the fan-out, run by run: {', '.join(f'{x:+.1f} ms' for x in added)}")

@@ -215,7 +215,11 @@ def create_app(
     app.cleanup_ctx.append(services.lifecycle)
     authenticate, identify = Authenticate(services.tokens.verifier), Identify(services.registry)
     partner_policy = PartnerPolicy(services.registry, services.partners)
-    outbound = make_interstate(settings, services.partners) if settings.interstate else None  # fan-out to partners
+    outbound = (  # fan-out to partners; a suspended partner state is not asked
+        make_interstate(settings, services.partners, suspensions=services.suspensions if settings.suspension else None)
+        if settings.interstate
+        else None
+    )
     if outbound is not None:
         app.cleanup_ctx.append(outbound.clients.lifecycle)  # after services: the partner directory is read
     suspension, rate_limit = SuspensionCheck(services.suspensions), RateLimit(services.limiter, services.quotas)

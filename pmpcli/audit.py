@@ -25,10 +25,8 @@ import sys
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from gateway.settings import Settings
-from pmpcli.loop import run
+from pmpcli.command import open_registry, print_json, run_command
 
 if TYPE_CHECKING:
     from gateway.audit import AuditStore
@@ -92,25 +90,12 @@ def run_audit(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.policy.registry import RegistryUnavailableError
 
     where = f"pmp-gateway audit {args.action}"
-    try:
-        return run(_run(args, settings))
-    except AuditInputError as exc:
-        return _fail(args, where, str(exc), 2)
-    except AuditIntegrityError as exc:
-        return _fail(args, where, str(exc), EXIT_BROKEN)
-    except (AuditUnavailableError, RegistryUnavailableError) as exc:
-        return _fail(args, where, str(exc), 1)
-
-
-def _fail(args: argparse.Namespace, where: str, message: str, status: int) -> int:
-    if getattr(args, "json", False):
-        _print_json({"error": message})
-    print(f"{where}: {message}", file=sys.stderr)
-    return status
-
-
-def _print_json(value: object) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+    failures = (
+        (AuditInputError, 2),
+        (AuditIntegrityError, EXIT_BROKEN),
+        ((AuditUnavailableError, RegistryUnavailableError), 1),
+    )
+    return run_command(_run(args, settings), args, where, failures)
 
 
 def _actor() -> str:
@@ -145,7 +130,7 @@ async def _verify(store: AuditStore, args: argparse.Namespace) -> int:
 
     result = await verify(store)
     if args.json:
-        _print_json(result.as_json())
+        print_json(result.as_json())
     else:
         print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
     return 0 if result.ok else EXIT_BROKEN
@@ -154,25 +139,15 @@ async def _verify(store: AuditStore, args: argparse.Namespace) -> int:
 async def _accounting(store: AuditStore, args: argparse.Namespace, settings: Settings) -> int:
     from gateway.audit import Subject, accounting
     from gateway.audit.reports import access_record
-    from gateway.policy.registry import make_registry
 
     subject = Subject(last=args.last, first=args.first, dob=args.dob, patient_id=args.patient_id).checked()
-    registry = make_registry(
-        settings.gateway_store,
-        data_dir=settings.data_dir,
-        postgres_dsn=settings.gateway_dsn,
-        postgres_schema=settings.gateway_postgres_schema,
-    )
-    await registry.open()
-    try:
+    async with open_registry(settings) as registry:
         found = await accounting(
             store, subject, start=args.start, end=args.end, registry=registry, include_refused=args.include_refused
         )
-    finally:
-        await registry.close()
     await store.append([access_record(subject, actor=_actor(), reason=args.reason, count=len(found.disclosures))])
     if args.json:
-        _print_json(found.as_json())
+        print_json(found.as_json())
         return 0
     for d in found.disclosures:
         behalf = f" for {d.on_behalf_of}" if d.on_behalf_of else ""
@@ -196,7 +171,7 @@ async def _usage(store: AuditStore, args: argparse.Namespace) -> int:
         out.writerow(("dimension", "key", "outcome", "count"))
         out.writerows(report.csv_rows())
     else:
-        _print_json(report.as_json())
+        print_json(report.as_json())
     return 0
 
 
@@ -212,7 +187,7 @@ async def _purge(store: AuditStore, args: argparse.Namespace, retention_years: i
         raise AuditIntegrityError(f"the chain does not verify ({checked.summary()}): nothing purged")
     result = await store.purge(before, actor=_actor())
     if args.json:
-        _print_json({"before": before.isoformat(), **result.as_json()})
+        print_json({"before": before.isoformat(), **result.as_json()})
     elif result.purged:
         print(
             f"purged {result.purged} record(s) through {result.purged_through_seq}; checkpoint {result.checkpoint_seq}"
@@ -230,7 +205,7 @@ async def _hold(store: AuditStore, args: argparse.Namespace) -> int:
     if args.hold_action == "list":
         holds = await store.list_holds(active_on=date.today() if args.active else None)
         if args.json:
-            _print_json([h.as_json() for h in holds])
+            print_json([h.as_json() for h in holds])
         for h in [] if args.json else holds:
             key = f"patient:{h.patient_id}" if h.patient_id else f"case:{h.case_number}"
             print(f"{h.id}\t{key}\tuntil {h.until.isoformat()}\t{h.created_by}\t{h.reason}")
@@ -250,7 +225,7 @@ async def _hold(store: AuditStore, args: argparse.Namespace) -> int:
         operation = "hold-remove"
     await store.append([admin_record(operation, actor=actor, detail={"hold": hold.as_json(), "reason": args.reason})])
     if args.json:
-        _print_json(hold.as_json())
+        print_json(hold.as_json())
     else:
         print(hold.id)
     return 0

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from gateway.auth import scopes
 from gateway.auth.client_key import ClientKey
-from gateway.policy.registry import NewUser, UserRole, make_registry
+from gateway.policy.registry import NewUser, UserRole
 from gateway.settings import Settings
+from pmpcli.command import open_registry
 from pmpdb.demo import generate, write_demo
 from pmpdb.ingest import ingest_path
 from pmpdb.store.base import Store
@@ -63,14 +64,7 @@ async def load_demo(store: Store, out: Path, *, patients: int = 200, seed: int =
 async def register_demo_client(settings: Settings) -> Path | None:
     """Into a registry with no EDS: a demo EDS, its ``private_key_jwt`` client (key written to
     ``<data_dir>/demo/client.json``, mode 0600, for ``pmp-gateway token``) and the IG examples' prescriber."""
-    registry = make_registry(
-        settings.gateway_store,
-        data_dir=settings.data_dir,
-        postgres_dsn=settings.gateway_dsn,
-        postgres_schema=settings.gateway_postgres_schema,
-    )
-    await registry.open()
-    try:
+    async with open_registry(settings) as registry:
         if await registry.list_eds():
             return None
         key = ClientKey.generate(kid="demo-1")
@@ -85,5 +79,3 @@ async def register_demo_client(settings: Settings) -> Path | None:
         path.write_text(json.dumps({"client_id": client.client_id, "key": key.private_jwk(), "scope": DEMO_SCOPE}))
         log.info("demo client registered", extra={"client_id": client.client_id, "eds": eds.id})
         return path
-    finally:
-        await registry.close()

@@ -34,10 +34,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from gateway.settings import Settings
-from pmpcli.loop import run
+from pmpcli.command import CommandError, open_registry, print_fields, print_json, run_command
 
 if TYPE_CHECKING:
     from gateway.interstate.partners import Outbound, Partner
@@ -46,10 +44,6 @@ if TYPE_CHECKING:
 COMMAND = "partners"
 PROTOCOLS = ("pmix", "fhir")
 OUTBOUND_REQUIRED = ("endpoint", "protocol", "token_url", "client_id", "key_file")
-
-
-class CommandError(Exception):
-    """Bad input found by the CLI itself: exit 2."""
 
 
 def _seconds(text: str) -> float:
@@ -119,26 +113,12 @@ def run_partners(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.policy.registry import RegistryInputError, RegistryUnavailableError
 
     where = f"pmp-gateway partners {args.action}"
+    failures = (((RegistryInputError, CommandError), 2), (RegistryUnavailableError, 1))
     try:
-        return run(_run(args, settings))
-    except (RegistryInputError, CommandError) as exc:
-        return _fail(args, where, str(exc), 2)
-    except RegistryUnavailableError as exc:
-        return _fail(args, where, str(exc), 1)
+        return run_command(_run(args, settings), args, where, failures)
     except AuditUnavailableError as exc:
         print(f"{where}: the change is made but the audit trail could not record it: {exc}", file=sys.stderr)
         return 1
-
-
-def _fail(args: argparse.Namespace, where: str, message: str, status: int) -> int:
-    if args.json:
-        _print_json({"error": message})
-    print(f"{where}: {message}", file=sys.stderr)
-    return status
-
-
-def _print_json(value: object) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def _who(args: argparse.Namespace) -> str:
@@ -151,16 +131,7 @@ def _who(args: argparse.Namespace) -> str:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.policy.registry import make_registry
-
-    store = make_registry(
-        settings.gateway_store,
-        data_dir=settings.data_dir,
-        postgres_dsn=settings.gateway_dsn,
-        postgres_schema=settings.gateway_postgres_schema,
-    )
-    await store.open()
-    try:
+    async with open_registry(settings) as store:
         if args.action == "list":
             return await _list(store, args)
         if args.action == "show":
@@ -174,8 +145,6 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
             status = PartnerStatus.ACTIVE if args.action == "enable" else PartnerStatus.DISABLED
             record = await store.set_partner_status(args.state, status, by=_who(args))
-    finally:
-        await store.close()
     _print_record(args, record)
     await _record_in_audit(settings, args, record)
     return 0
@@ -187,7 +156,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 async def _list(store: RegistryStore, args: argparse.Namespace) -> int:
     found = await store.list_partners()
     if args.json:
-        _print_json([r.as_json() for r in found])
+        print_json([r.as_json() for r in found])
         return 0
     for r in found:
         p = r.partner
@@ -207,19 +176,16 @@ async def _show(store: RegistryStore, args: argparse.Namespace) -> int:
     if args.history:
         shown["history"] = [v.as_json() for v in await store.partner_history(args.state)]
     if args.json:
-        _print_json(shown)
-        return 0
-    for key, value in shown.items():
-        if isinstance(value, list | dict):
-            value = orjson.dumps(value).decode()
-        print(f"{key}: {'' if value is None else value}")
+        print_json(shown)
+    else:
+        print_fields(shown)
     return 0
 
 
 def _print_record(args: argparse.Namespace, record: PartnerRecord) -> None:
     p = record.partner
     if args.json:
-        _print_json(record.as_json())
+        print_json(record.as_json())
         return
     if args.action == "add":
         print(f"{p.state}\t{p.eds_id}")

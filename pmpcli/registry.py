@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gateway.settings import Settings
-from pmpcli.loop import run
+from pmpcli.command import CommandError, open_registry, print_fields, print_json, run_command
 
 if TYPE_CHECKING:
     from gateway.policy.registry import EndUser, NewUser, RegistryStore, RejectedRow
@@ -63,10 +63,6 @@ CSV_COLUMNS = frozenset(
 )
 CSV_REQUIRED = ("role", "first_name", "last_name", "eds")
 MAX_CSV_BYTES = 50 << 20
-
-
-class CommandError(Exception):
-    """Bad input found by the CLI itself (a file it cannot read, a malformed CSV): exit 2."""
 
 
 def _role(text: str) -> str:
@@ -151,50 +147,21 @@ def run_registry(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.policy.registry import RegistryInputError, RegistryUnavailableError
 
     where = f"pmp-gateway {args.command} {args.action}"
-    try:
-        return run(_run(args, settings))
-    except (RegistryInputError, CommandError) as exc:
-        return _fail(args, where, str(exc), 2)
-    except RegistryUnavailableError as exc:
-        return _fail(args, where, str(exc), 1)
-
-
-def _fail(args: argparse.Namespace, where: str, message: str, status: int) -> int:
-    if args.json:
-        _print_json({"error": message})
-    print(f"{where}: {message}", file=sys.stderr)
-    return status
+    failures = (((RegistryInputError, CommandError), 2), (RegistryUnavailableError, 1))
+    return run_command(_run(args, settings), args, where, failures)
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.policy.registry import make_registry
-
     handler = _HANDLERS[(args.command, args.action)]
-    store = make_registry(
-        settings.gateway_store,
-        data_dir=settings.data_dir,
-        postgres_dsn=settings.gateway_dsn,
-        postgres_schema=settings.gateway_postgres_schema,
-    )
-    await store.open()
-    try:
+    async with open_registry(settings) as store:
         return await handler(store, args, settings)
-    finally:
-        await store.close()
-
-
-def _print_json(value: object) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def _show(args: argparse.Namespace, record: dict[str, Any]) -> None:
     if args.json:
-        _print_json(record)
-        return
-    for key, value in record.items():
-        if isinstance(value, list | dict):
-            value = orjson.dumps(value).decode()
-        print(f"{key}: {'' if value is None else value}")
+        print_json(record)
+    else:
+        print_fields(record)
 
 
 # ---- eds
@@ -208,7 +175,7 @@ async def _eds_add(store: RegistryStore, args: argparse.Namespace, settings: Set
         name=args.name, agreement=args.agreement, state=args.state, contact=args.contact, status=status
     )
     if args.json:
-        _print_json(eds.as_json())
+        print_json(eds.as_json())
     else:
         print(eds.id)
     return 0
@@ -217,7 +184,7 @@ async def _eds_add(store: RegistryStore, args: argparse.Namespace, settings: Set
 async def _eds_list(store: RegistryStore, args: argparse.Namespace, settings: Settings) -> int:
     found = await store.list_eds()
     if args.json:
-        _print_json([e.as_json() for e in found])
+        print_json([e.as_json() for e in found])
     for e in [] if args.json else found:
         print(f"{e.id}\t{e.status.value}\t{e.state or '-'}\t{e.name}")
     return 0
@@ -259,7 +226,7 @@ async def _clients_add(store: RegistryStore, args: argparse.Namespace, settings:
         record = issued.client.as_json()
         if issued.secret is not None:
             record["client_secret"] = issued.secret
-        _print_json(record)
+        print_json(record)
     else:
         print(issued.client.client_id)
         if issued.secret is not None:
@@ -271,7 +238,7 @@ async def _clients_add(store: RegistryStore, args: argparse.Namespace, settings:
 async def _clients_list(store: RegistryStore, args: argparse.Namespace, settings: Settings) -> int:
     found = await store.list_clients(args.eds)
     if args.json:
-        _print_json([c.as_json() for c in found])
+        print_json([c.as_json() for c in found])
     for c in [] if args.json else found:
         print(f"{c.client_id}\t{c.eds_id}\t{c.status.value}\t{c.auth_method.value}\t{' '.join(sorted(c.scopes))}")
     return 0
@@ -345,7 +312,7 @@ async def _users_add(store: RegistryStore, args: argparse.Namespace, settings: S
     )
     user = await store.add_user(new)
     if args.json:
-        _print_json(user.as_json())
+        print_json(user.as_json())
     else:
         print(user.id)
         if user.role.is_delegate:
@@ -362,7 +329,7 @@ async def _users_list(store: RegistryStore, args: argparse.Namespace, settings: 
 
     found = await store.list_users(eds_id=args.eds, role=UserRole(args.role) if args.role else None)
     if args.json:
-        _print_json([u.as_json() for u in found])
+        print_json([u.as_json() for u in found])
     for u in [] if args.json else found:
         ident = u.npi or u.dea or f"{u.license_state}:{u.state_license}"
         print(f"{u.id}\t{u.role.value}\t{u.status.value}\t{ident}\t{u.last_name}, {u.first_name}")
@@ -485,7 +452,7 @@ async def _users_import(store: RegistryStore, args: argparse.Namespace, settings
         "users": [] if rejected else [u.id for u in imported],
     }
     if args.json:
-        _print_json(report)
+        print_json(report)
     elif rejected:
         print(f"rejected {args.file}: {len(rejected)} bad row(s); nothing imported", file=sys.stderr)
         for r in rejected:

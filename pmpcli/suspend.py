@@ -20,19 +20,15 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from gateway.settings import Settings
-from pmpcli.loop import run
+from pmpcli.command import CommandError, open_registry, print_json, run_command
 
 if TYPE_CHECKING:
-    from gateway.policy.registry import RegistryStore
     from gateway.policy.suspension import Suspension, SuspensionStore
 
 COMMANDS = frozenset({"suspend", "reinstate", "suspensions"})
@@ -76,10 +72,6 @@ def handles(args: argparse.Namespace) -> bool:
     return args.command in COMMANDS or (args.command == "eds" and getattr(args, "action", "") == "set-quota")
 
 
-class CommandError(Exception):
-    """Bad input found by the CLI itself: exit 2."""
-
-
 def run_suspension(args: argparse.Namespace, settings: Settings) -> int:
     """Run one command; the exit status."""
     from gateway.policy.ratelimit import QuotaSyntaxError
@@ -87,40 +79,11 @@ def run_suspension(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.policy.suspension import SuspensionInputError, SuspensionUnavailableError
 
     where = f"pmp-gateway {args.command}" + (f" {args.action}" if args.command == "eds" else "")
-    try:
-        return run(_run(args, settings))
-    except (SuspensionInputError, RegistryInputError, QuotaSyntaxError, CommandError) as exc:
-        return _fail(args, where, str(exc), 2)
-    except (SuspensionUnavailableError, RegistryUnavailableError) as exc:
-        return _fail(args, where, str(exc), 1)
-
-
-def _fail(args: argparse.Namespace, where: str, message: str, status: int) -> int:
-    if args.json:
-        _print_json({"error": message})
-    print(f"{where}: {message}", file=sys.stderr)
-    return status
-
-
-def _print_json(value: object) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-@asynccontextmanager
-async def _registry(settings: Settings) -> AsyncIterator[RegistryStore]:
-    from gateway.policy.registry import make_registry
-
-    store = make_registry(
-        settings.gateway_store,
-        data_dir=settings.data_dir,
-        postgres_dsn=settings.gateway_dsn,
-        postgres_schema=settings.gateway_postgres_schema,
+    failures = (
+        ((SuspensionInputError, RegistryInputError, QuotaSyntaxError, CommandError), 2),
+        ((SuspensionUnavailableError, RegistryUnavailableError), 1),
     )
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
+    return run_command(_run(args, settings), args, where, failures)
 
 
 @asynccontextmanager
@@ -161,7 +124,7 @@ async def _check_registered(settings: Settings, kind: str, target: str) -> None:
 
     if kind == "state":
         return
-    async with _registry(settings) as registry:
+    async with open_registry(settings) as registry:
         if kind == "eds":
             found: object = await registry.get_eds(target)
         elif kind == "client":
@@ -202,7 +165,7 @@ async def _reinstate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _show(args: argparse.Namespace, record: Suspension) -> None:
     if args.json:
-        _print_json(record.as_json(datetime.now(UTC).timestamp()))
+        print_json(record.as_json(datetime.now(UTC).timestamp()))
     elif record.reinstated:
         print(f"reinstated {record.id}")
     else:
@@ -220,7 +183,7 @@ async def _list(args: argparse.Namespace, settings: Settings) -> int:
                 (r for r in snapshot.suspensions if r.in_force(now)), key=lambda r: (r.at, r.id), reverse=True
             )
     if args.json:
-        _print_json([r.as_json(now) for r in records])
+        print_json([r.as_json(now) for r in records])
         return 0
     for r in records:
         print(f"{r.id}\t{r.status(now)}\t{r.kind.value}\t{r.target}\t{r.at}\t{r.until or '-'}\t{r.by}\t{r.reason}")
@@ -239,10 +202,10 @@ async def _set_quota(args: argparse.Namespace, settings: Settings) -> int:
         if args.rate is None or args.per is None or args.burst is None:
             raise CommandError("give --rate, --per and --burst (or --clear)")
         quota = Quota(args.rate, args.per, args.burst, args.shadow)
-    async with _registry(settings) as registry:
+    async with open_registry(settings) as registry:
         eds = await registry.set_eds_quota(args.id, quota)
     if args.json:
-        _print_json(eds.as_json())
+        print_json(eds.as_json())
     else:
         print(f"{eds.id}\t{quota_text(eds.quota)}")
     return 0

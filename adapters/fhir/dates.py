@@ -1,4 +1,5 @@
-"""FHIR dates in, the report period out: one rule for ``$pdmp-history`` and for ``whenhandedover``.
+"""FHIR dates in, for ``$pdmp-history`` and ``whenhandedover``; the report period they bound is the rule every codec
+shares (``adapters.period``), refused in FHIR's words (``PERIOD_TOO_LONG``).
 
 A FHIR ``date``/``dateTime`` may be partial (``2024``, ``2024-05``): it then stands for the whole year or month,
 so a period's start takes its first day and its end its last. Times are dropped (the store keeps calendar days);
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Final
 
 from adapters.fhir._json import At
-from protos.pmp.v1 import pmp_pb2 as pb
 
+PERIOD_TOO_LONG: Final = "is longer than the {days} days this PMP allows: narrow it"
 _FULL_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATE_TIME: Final = re.compile(
     r"(?P<y>[0-9]{4})(?:-(?P<m>[0-9]{2})(?:-(?P<d>[0-9]{2})"
@@ -49,29 +50,3 @@ def date_bounds(text: str, at: At) -> tuple[date, date]:
     except ValueError:
         raise at.error("is not a valid calendar date") from None
     return one, one
-
-
-def report_period(
-    start: date | None,
-    end: date | None,
-    *,
-    today: date,
-    default_lookback_days: int,
-    max_lookback_days: int,
-    at: At,
-) -> pb.DateRange:
-    """The date range to search: missing ends default (end: today; start: ``default_lookback_days`` before end).
-
-    Refused when it starts after it ends or spans more than ``max_lookback_days`` days — the state's limit.
-    """
-    end = end or today
-    if start is None:
-        try:
-            start = end - timedelta(days=min(default_lookback_days, max_lookback_days))
-        except OverflowError:
-            start = date.min
-    if start > end:
-        raise at.error("starts after it ends")
-    if (end - start).days > max_lookback_days:
-        raise at.error(f"is longer than the {max_lookback_days} days this PMP allows: narrow it")
-    return pb.DateRange(start=start.isoformat(), end=end.isoformat())

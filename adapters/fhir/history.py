@@ -38,7 +38,7 @@ from adapters.fhir.codes import (
     PROFILE_BUNDLE_RESULT,
     PROFILE_PARAMETERS_RESPONSE,
 )
-from adapters.fhir.dates import date_bounds, report_period
+from adapters.fhir.dates import PERIOD_TOO_LONG, date_bounds
 from adapters.fhir.demographics import organization_name, read_patient, read_practitioner
 from adapters.fhir.outcome import (
     ambiguous_issue,
@@ -49,8 +49,9 @@ from adapters.fhir.outcome import (
 )
 from adapters.fhir.parameters import ROOT, InputParameters, unsupported
 from adapters.fhir.resources import ResourceBuilder, instant, matched_patient
-from adapters.fhir.roles import authorized_role, delegate_role, profession
+from adapters.fhir.roles import authorized_role, delegate_role, profession, taxonomy
 from adapters.fhir.sources import counts_text, merged_entries, partial_issues, read_states
+from adapters.period import report_period
 from protos.pmp.v1 import pmp_pb2 as pb
 
 Json = dict[str, Any]
@@ -62,6 +63,7 @@ class HistoryParams:
 
     request: pb.SearchHistoryRequest
     states: tuple[str, ...] = ()  # interstate: the pdmp-states parameter (``sources``), also in ``request.states``
+    taxonomy: str = ""  # the requester's NUCC code from its PractitionerRole (the delegate's for a delegate); a claim
 
 
 def decode_pdmp_history(
@@ -83,7 +85,7 @@ def decode_pdmp_history(
         ),
         states=read_states(inputs),
     )
-    return HistoryParams(request, tuple(request.states))
+    return HistoryParams(request, tuple(request.states), _requester_taxonomy(inputs))
 
 
 def _refuse_pre_stage(inputs: InputParameters) -> None:
@@ -123,6 +125,14 @@ def _requester(inputs: InputParameters) -> pb.Requester:
     )
 
 
+def _requester_taxonomy(inputs: InputParameters) -> str:
+    """The NUCC code of the requester's PractitionerRole: the delegate's when there is a delegate."""
+    delegate = inputs.resource("delegate-practitioner", "Practitioner") is not None
+    name = "delegate-practitioner-role" if delegate else "authorized-practitioner-role"
+    role = inputs.resource(name, "PractitionerRole")
+    return taxonomy(*role) if role else ""
+
+
 def _period(
     inputs: InputParameters, *, today: date, default_lookback_days: int, max_lookback_days: int
 ) -> pb.DateRange:
@@ -154,6 +164,7 @@ def _period(
         default_lookback_days=default_lookback_days,
         max_lookback_days=max_lookback_days,
         at=at,
+        too_long=PERIOD_TOO_LONG,
     )
 
 

@@ -10,7 +10,10 @@ Used when this PMP asks a partner state's FHIR hub (``gateway.interstate``). The
   licence with its state as the US Core jurisdiction extension), and ``authorized-practitioner-role`` with the
   requester's NUCC taxonomy code in ``PractitionerRole.code`` (the partner's role rules are by taxonomy);
 * ``delegate-practitioner`` and ``delegate-practitioner-role`` for a delegate;
-* ``authorized-practitioner-organization`` — the requester's organization, when known.
+* ``authorized-practitioner-organization`` — the requester's organization, when known;
+* ``pdmp-states`` = ``NONE`` — this gateway's own extension (``adapters.fhir.sources``): answer from your state
+  only. A partner hub that runs this gateway never fans a partner's query out again anyway; saying so in the
+  request is defence in depth against a query bouncing between two hubs that list each other.
 
 Resources are inline (``parameter.resource``), as every IG example carries them.
 """
@@ -33,6 +36,7 @@ from adapters.fhir.codes import (
     SYSTEM_V2_0203,
 )
 from adapters.fhir.resources import GENDER_OUT, address, human_name
+from adapters.fhir.sources import STATES_PARAMETER, THIS_STATE_ONLY
 from protos.pmp.v1 import pmp_pb2 as pb
 
 Json = dict[str, Any]
@@ -130,6 +134,7 @@ def encode_history_request(request: pb.SearchHistoryRequest, *, taxonomy: str = 
         parameters.append({"name": "delegate-practitioner", "resource": _practitioner(requester.practitioner)})
         if taxonomy:
             parameters.append({"name": "delegate-practitioner-role", "resource": _role(taxonomy)})
+    parameters.append({"name": STATES_PARAMETER, "valueCode": THIS_STATE_ONLY})
     return orjson.dumps(
         {"resourceType": "Parameters", "meta": {"profile": [PROFILE_PARAMETERS_REQUEST]}, "parameter": parameters}
     )

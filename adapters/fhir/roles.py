@@ -23,6 +23,11 @@ Professions recognised (NUCC codes by prefix, 10 characters):
 | pharmacist | ROLE_PHARMACIST | ROLE_LICENSED_DELEGATE |
 | licensed | ROLE_UNSPECIFIED | ROLE_LICENSED_DELEGATE |
 | unlicensed / not recognised / no role | ROLE_UNSPECIFIED | ROLE_UNLICENSED_DELEGATE |
+
+The requester's NUCC code itself (``taxonomy``: the first NUCC coding of ``code``, then of ``specialty``) is handed
+on beside the role, because a partner state's inbound policy allows requesters by that code (the partner_policy
+stage). ``CAPACITIES`` says in which roles each profession may ask — its own or a narrower delegate role, never
+another profession's — so that a stated role can be checked against the code, for FHIR and PMIX alike.
 """
 
 from __future__ import annotations
@@ -65,6 +70,13 @@ PRACTITIONER_ROLE_CODES: Final = {
 }
 AUTHORIZED_ROLE: Final = {Profession.PRESCRIBER: pb.ROLE_PRESCRIBER, Profession.PHARMACIST: pb.ROLE_PHARMACIST}
 _LICENSED: Final = frozenset({Profession.PRESCRIBER, Profession.PHARMACIST, Profession.LICENSED})
+_DELEGATES: Final = frozenset({pb.ROLE_LICENSED_DELEGATE, pb.ROLE_UNLICENSED_DELEGATE})
+CAPACITIES: Final[dict[Profession, frozenset[pb.Role.ValueType]]] = {
+    Profession.PRESCRIBER: frozenset({pb.ROLE_PRESCRIBER}) | _DELEGATES,
+    Profession.PHARMACIST: frozenset({pb.ROLE_PHARMACIST}) | _DELEGATES,
+    Profession.LICENSED: _DELEGATES,
+    Profession.UNLICENSED: frozenset({pb.ROLE_UNLICENSED_DELEGATE}),
+}
 
 
 def profession_of_code(system: str, code: str) -> Profession | None:
@@ -86,6 +98,21 @@ def profession(role: JsonObject, at: At) -> Profession | None:
                 if found is not None:
                     return found
     return None
+
+
+def taxonomy(role: JsonObject, at: At) -> str:
+    """The first NUCC code of ``PractitionerRole.code``, then of ``.specialty`` (upper case); "" when none."""
+    for key in ("code", "specialty"):
+        for concept, where in objects(role, key, at):
+            for system, code in codings(concept, where):
+                if system == SYSTEM_NUCC and code.strip():
+                    return code.strip().upper()
+    return ""
+
+
+def may_act_as(found: Profession | None, role: pb.Role.ValueType) -> bool:
+    """Whether someone of profession ``found`` may ask in ``role``: no known profession, no clinical role."""
+    return found is not None and role in CAPACITIES[found]
 
 
 def authorized_role(found: Profession | None) -> pb.Role.ValueType:

@@ -36,10 +36,11 @@ import orjson
 from adapters.fhir._ids import is_fhir_id
 from adapters.fhir._json import MAX_TEXT, At
 from adapters.fhir.codes import GENDERS_IN
-from adapters.fhir.dates import date_bounds, full_date, report_period
+from adapters.fhir.dates import PERIOD_TOO_LONG, date_bounds, full_date
 from adapters.fhir.demographics import gender_code
 from adapters.fhir.outcome import ambiguous_issue, issue, no_data_issue, operation_outcome
 from adapters.fhir.resources import ResourceBuilder, instant, matched_patient
+from adapters.period import report_period
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
 
@@ -238,7 +239,13 @@ def _period(values: list[str], *, today: date, default_lookback_days: int, max_l
         if high is not None:
             end = high if end is None else min(end, high)
     return report_period(
-        start, end, today=today, default_lookback_days=default_lookback_days, max_lookback_days=max_lookback_days, at=at
+        start,
+        end,
+        today=today,
+        default_lookback_days=default_lookback_days,
+        max_lookback_days=max_lookback_days,
+        at=at,
+        too_long=PERIOD_TOO_LONG,
     )
 
 

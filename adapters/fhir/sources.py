@@ -8,11 +8,14 @@ requester's role. A value that is not a two-letter USPS code or ``NONE`` is INVA
 **Out: a merged Bundle** (``response.sources`` set: the gateway asked partner states), as the IG's example 2 merges
 two PDMPs: each state's records carry ``meta.source`` naming it — this PMP's FHIR base for ours, ``urn:pmp:state:XX``
 for a partner's (the partner's own address is the gateway's configuration, not the answer's business) — and each
-state's MedicationDispense entries reference that state's own Patient entry, built from the demographics that
-state reported (example 2 has one Patient per PDMP). MedicationDispense entries stay in the merged order (newest
-fill first). A state whose part is missing — it timed out, failed, refused our requester or deferred — adds an
-``outcome`` issue as the IG's example 6 does: severity ``warning``, code ``incomplete``, the state's
-PMIXStatusCode (``error``, ``disallowed``, ``deferred``) and a text naming the state.
+state's MedicationDispense entries reference the Patient entry of the person that state reported for that record
+(example 2 has one Patient per PDMP): one Patient per distinct person a state reported — name, birth date, gender
+and address as sent — never every record filed under the first record's person. (The gateway withholds a partner
+record whose person is not the one asked, ``gateway.interstate.merge``; persons still differ in spelling.) A
+state's pharmacies, prescribers and prescriptions are shared by its persons. MedicationDispense entries stay in the
+merged order (newest fill first). A state whose part is missing — it timed out, failed, refused our requester or
+deferred — adds an ``outcome`` issue as the IG's example 6 does: severity ``warning``, code ``incomplete``, the
+state's PMIXStatusCode (``error``, ``disallowed``, ``deferred``) and a text naming the state.
 """
 
 from __future__ import annotations
@@ -65,20 +68,33 @@ def merged_entries(response: pb.SearchHistoryResponse, *, source: str, patient_i
     order, then what they reference, each with its state's ``meta.source``."""
     own = response.sources[0].state if response.sources else ""
     builders: dict[str, ResourceBuilder] = {}
+    people: list[Entry] = []  # a state's second and further persons' Patient entries
+    subjects: dict[tuple[str, bytes], Json] = {}  # (state, the person as reported) → its Patient reference
     matches: list[Entry] = []
     for dispensation in response.dispensations:
         state = dispensation.source_state or own
         builder = builders.get(state)
-        if builder is None:
-            if state == own:
-                builder = ResourceBuilder(source, patient_id, matched_patient(response))
+        if state == own:
+            if builder is None:
+                builder = builders[state] = ResourceBuilder(source, patient_id, matched_patient(response))
                 builder.add_alerts(response.alerts)
-            else:  # the person as that state reported them
-                builder = ResourceBuilder(state_source(state), "", _reported_person(dispensation))
-            builders[state] = builder
+        else:  # the person as that state reported them for this record
+            person = _reported_person(dispensation)
+            key = (state, person.SerializeToString(deterministic=True))
+            subject = subjects.get(key)
+            if builder is None:
+                builder = builders[state] = ResourceBuilder(state_source(state), "", person)
+                subject = subjects[key] = builder.subject
+            elif subject is None:  # another person: its own Patient, the state's pharmacies etc. shared
+                count = sum(1 for known in subjects if known[0] == state) + 1
+                other = ResourceBuilder(state_source(state), f"person-{count}", person)
+                people.append(other.patient_entry)
+                subject = subjects[key] = other.subject
+            builder.subject = subject
         builder.add(dispensation)
         matches.append(builder.matches[-1])
     entries: list[Entry] = [b.patient_entry for b in builders.values()]
+    entries.extend(people)
     for builder in builders.values():
         entries.extend(builder.alerts)
     entries.extend(matches)

@@ -41,7 +41,7 @@ required. Lengths are checked against the schemas' (names and identifiers an..35
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Final
 
 from adapters.ncpdp._lxml import Element
@@ -60,6 +60,7 @@ from adapters.ncpdp.header import MessageHeader, decode_header, require_version
 from adapters.ncpdp.interstate import read_states
 from adapters.ncpdp.parser import refuse
 from adapters.ncpdp.validation import schema_problem
+from adapters.period import period_day, report_period
 from protos.errors import PmpError
 from protos.pmp.v1 import pmp_pb2 as pb
 
@@ -314,27 +315,17 @@ def _period(
     span = transaction.get("RequestedDates") if shape.version == V2017071 else None
     start = end = None
     if span is not None:
-        latest = today + timedelta(days=1)
         start_at, end_at = span.get("StartDate"), span.get("EndDate")
         if start_at is not None:
-            start = date_value(start_at)
-            if start > latest:
-                raise start_at.error("is in the future")
-            start = min(start, today)
+            start = period_day(date_value(start_at), start_at, today=today)
         if end_at is not None:
-            end = date_value(end_at)
-            if end > latest:
-                raise end_at.error("is in the future")
-            end = min(end, today)
-    end = end or today
-    if start is None:
-        try:
-            start = end - timedelta(days=max(0, min(default_lookback_days, max_lookback_days)))
-        except OverflowError:
-            start = date.min
-    where = span if span is not None else transaction
-    if start > end:
-        raise where.error("starts after it ends")
-    if (end - start).days > max_lookback_days:
-        raise where.error(f"span more than the {max_lookback_days} days allowed: narrow them")
-    return pb.DateRange(start=start.isoformat(), end=end.isoformat())
+            end = period_day(date_value(end_at), end_at, today=today)
+    return report_period(
+        start,
+        end,
+        today=today,
+        default_lookback_days=default_lookback_days,
+        max_lookback_days=max_lookback_days,
+        at=span if span is not None else transaction,
+        too_long="span more than the {days} days allowed: narrow them",
+    )

@@ -29,7 +29,8 @@ Decoding: the hardened parse (``parser``), the root (``pmix:PMPRequest`` in the 
   ``issuer``, other → its ``nc:IdentificationCategoryText`` or ``OTHER``) when sent.
 * **the period** — a missing end is today, a missing start ``default_lookback_days`` before the end; refused: a
   start after the end, a span over ``max_lookback_days``, a date in the future — with one day of grace (the
-  sender's calendar may be a day ahead; such a date is read as today). The NCPDP codec's rule, word for word.
+  sender's calendar may be a day ahead; such a date is read as today). The NCPDP codec's rule, from the same code
+  (``adapters.period``).
 * ``states`` is ``["NONE"]``: a request from a partner hub asks this state only (loop protection, which the gateway
   also enforces); ``page_size`` stays 0 (the server's default).
 
@@ -40,9 +41,10 @@ Requesting and disclosing states must be USPS codes of a state or territory. Eve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Final
 
+from adapters.period import period_day, report_period
 from adapters.pmix._read import (
     Node,
     date_of,
@@ -264,28 +266,18 @@ def _period(
     span = message.get(PMP + "RequestPrescriptionDateRange")
     start = end = None
     if span is not None:
-        latest = today + timedelta(days=1)
         start_at = span.get(PMP + "RequestPrescriptionDateRangeBegin")
         end_at = span.get(PMP + "RequestPrescriptionDateRangeEnd")
         if start_at is not None:
-            start = date_of(start_at)
-            if start > latest:
-                raise start_at.error("is in the future")
-            start = min(start, today)
+            start = period_day(date_of(start_at), start_at, today=today)
         if end_at is not None:
-            end = date_of(end_at)
-            if end > latest:
-                raise end_at.error("is in the future")
-            end = min(end, today)
-    end = end or today
-    if start is None:
-        try:
-            start = end - timedelta(days=max(0, min(default_lookback_days, max_lookback_days)))
-        except OverflowError:
-            start = date.min
-    where = span if span is not None else message
-    if start > end:
-        raise where.error("starts after it ends")
-    if (end - start).days > max_lookback_days:
-        raise where.error(f"spans more than the {max_lookback_days} days allowed: narrow it")
-    return pb.DateRange(start=start.isoformat(), end=end.isoformat())
+            end = period_day(date_of(end_at), end_at, today=today)
+    return report_period(
+        start,
+        end,
+        today=today,
+        default_lookback_days=default_lookback_days,
+        max_lookback_days=max_lookback_days,
+        at=span if span is not None else message,
+        too_long="spans more than the {days} days allowed: narrow it",
+    )

@@ -6,7 +6,12 @@ as "Prescriber" or "Pharmacist Delegate - Licensed") and the requester's NUCC pr
 role lists are standardized on it; our inbound policy allows roles by it). ``pmix:RequesterRole`` may itself hold
 a taxonomy code. The text says in what capacity the person asks, the code what their profession is, so:
 
-1. a role text the table below knows decides (a physician asking as a delegate is a delegate);
+1. a role text the table below knows decides, when the code's profession may ask in that capacity
+   (``adapters.fhir.roles.CAPACITIES``: its own role or a delegate role — a physician asking as a delegate is a
+   delegate); when it may not (a pharmacist's or technician's code with "Physician" or "Prescriber", a nurse's with
+   "Pharmacist", any clinical code with "Police"), text and code contradict each other and the role is
+   ROLE_UNSPECIFIED — neither claim is taken, the request is refused (the partner_policy stage), never narrowed to
+   a guess;
 2. "Delegate" alone does not say whether the delegate is licensed: licensed when the taxonomy code is a licensed
    profession, else unlicensed (the narrower role);
 3. otherwise the taxonomy code decides, by the profession prefixes ``adapters.fhir.roles`` uses (one table for
@@ -36,7 +41,7 @@ from __future__ import annotations
 import re
 from typing import Final, TypeAlias
 
-from adapters.fhir.roles import NUCC_PREFIXES, Profession
+from adapters.fhir.roles import NUCC_PREFIXES, Profession, may_act_as
 from adapters.pmix.codes import TAXONOMY
 from protos.pmp.v1 import pmp_pb2 as pb
 
@@ -97,22 +102,34 @@ def taxonomy_code(role_text: str, taxonomy: str) -> str:
     return code if TAXONOMY.fullmatch(code) else ""
 
 
-def role_of_taxonomy(code: str) -> Role:
-    """The role a NUCC code's profession implies; ROLE_UNSPECIFIED for a code the table does not know."""
+def profession_of_taxonomy(code: str) -> Profession | None:
+    """The profession of a NUCC code; None for a code the table does not know."""
     if TAXONOMY.fullmatch(code):
         for prefix, profession in NUCC_PREFIXES:
             if code.startswith(prefix):
-                return _PROFESSION_ROLES[profession]
-    return pb.ROLE_UNSPECIFIED
+                return profession
+    return None
+
+
+def role_of_taxonomy(code: str) -> Role:
+    """The role a NUCC code's profession implies; ROLE_UNSPECIFIED for a code the table does not know."""
+    profession = profession_of_taxonomy(code)
+    return _PROFESSION_ROLES[profession] if profession is not None else pb.ROLE_UNSPECIFIED
 
 
 def requester_role(role_text: str, taxonomy: str) -> Role:
     """``pb.Role`` from the role text and the taxonomy code (``taxonomy_code``'s), by the rules above."""
-    by_code = role_of_taxonomy(taxonomy) if taxonomy else pb.ROLE_UNSPECIFIED
+    profession = profession_of_taxonomy(taxonomy) if taxonomy else None
+    by_code = _PROFESSION_ROLES[profession] if profession is not None else pb.ROLE_UNSPECIFIED
     text = _normalized(role_text)
     if text in _DELEGATE_TEXTS:
         return pb.ROLE_LICENSED_DELEGATE if by_code in _LICENSED else pb.ROLE_UNLICENSED_DELEGATE
-    return _ROLE_OF_TEXT.get(text, by_code)
+    by_text = _ROLE_OF_TEXT.get(text)
+    if by_text is None:
+        return by_code
+    if profession is not None and not may_act_as(profession, by_text):
+        return pb.ROLE_UNSPECIFIED  # rule 1: text and code contradict each other
+    return by_text
 
 
 def role_text(role: Role) -> str:

@@ -2,13 +2,16 @@
 
 A partner call ends in exactly one ``PartnerAnswer`` — a failure included (status ``error``), so a merged answer
 names every state asked and a gap is never silent. Clients signal failures with ``PartnerCallError``, whose text is
-one PHI-free line ("HTTP 503", "connection refused") that becomes the answer's ``detail``.
+one PHI-free line ("HTTP 503", "connection refused") for our logs and metrics; our user is only told its ``reason``
+(``UNAVAILABLE``, ``REFUSED``; ``TIMED_OUT`` and the circuit's own): how a partner or our credentials failed is
+operational detail — "our client key file cannot be read", "invalid_client" — not the user's business.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Final
 
 from protos.pmp.v1 import pmp_pb2 as pb
 
@@ -36,9 +39,18 @@ class PartnerAnswer:
         return self.status in (PmixStatus.ERROR, PmixStatus.DISALLOWED, PmixStatus.DEFERRED)
 
 
+TIMED_OUT: Final = "timed out"
+UNAVAILABLE: Final = "unavailable"
+REFUSED: Final = "refused our request"
+
+
 class PartnerCallError(Exception):
     """A partner call that produced no answer: transport failure, HTTP error, an answer that cannot be read, our
-    own credentials missing. ``str(error)`` is one line without PHI."""
+    own credentials missing. ``str(error)`` is one line without PHI, for logs; ``reason`` is what the user sees."""
+
+    def __init__(self, detail: str, *, reason: str = UNAVAILABLE) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 class PartnerNotAsked(Exception):

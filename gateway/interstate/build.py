@@ -10,11 +10,15 @@ from gateway.interstate.fhir_client import FhirPartnerClient
 from gateway.interstate.outbound import Interstate
 from gateway.interstate.partners import Outbound, Partner, PartnerDirectory, PartnerProtocol
 from gateway.interstate.pmix_client import PmixPartnerClient
+from gateway.policy.suspension.live import SuspensionSet
 from gateway.settings import Settings
 
 
-def make_interstate(settings: Settings, directory: PartnerDirectory) -> Interstate:
-    """For one serving process; its clients open in the app's ``cleanup_ctx`` (``interstate.clients.lifecycle``)."""
+def make_interstate(
+    settings: Settings, directory: PartnerDirectory, *, suspensions: SuspensionSet | None = None
+) -> Interstate:
+    """For one serving process; its clients open in the app's ``cleanup_ctx`` (``interstate.clients.lifecycle``).
+    ``suspensions`` (the app's, when suspension is on): a suspended partner state is not asked."""
     own_state = settings.state_code.upper()
 
     def fhir(
@@ -41,4 +45,6 @@ def make_interstate(settings: Settings, directory: PartnerDirectory) -> Intersta
         own_state=own_state,
         breaker_failures=settings.interstate_breaker_failures,
         breaker_cooldown_seconds=settings.interstate_breaker_cooldown_seconds,
+        max_partner_records=settings.search_max_page_size,
+        suspensions=suspensions,
     )

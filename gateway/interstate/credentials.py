@@ -24,7 +24,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, RSAKey
 
 from gateway.auth.client_key import ASSERTION_LIFETIME_SECONDS, token_form
-from gateway.interstate.answer import PartnerCallError
+from gateway.interstate.answer import REFUSED, UNAVAILABLE, PartnerCallError
 from gateway.interstate.http import read_capped
 from gateway.interstate.partners import Outbound
 
@@ -128,7 +128,8 @@ class PartnerTokens:
         if status != 200:
             code = answer.get("error") if isinstance(answer, dict) else None
             said = f" ({code})" if isinstance(code, str) and code.replace("_", "").isalpha() and len(code) < 40 else ""
-            raise PartnerCallError(f"the token endpoint answered HTTP {status}{said}")
+            refused = REFUSED if status in (400, 401, 403) else UNAVAILABLE
+            raise PartnerCallError(f"the token endpoint answered HTTP {status}{said}", reason=refused)
         if not isinstance(answer, dict):
             raise PartnerCallError("the token endpoint's answer is not JSON")
         token, lifetime = answer.get("access_token"), answer.get("expires_in", 300)

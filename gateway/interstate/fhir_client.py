@@ -3,7 +3,9 @@
 The request is built and the answer read by the FHIR codec (``adapters.fhir.history_request`` /
 ``history_answer``). HTTP outcomes:
 
-* 200 — the output Parameters: ``complete`` with dispensations, or the status its ``outcome`` gives;
+* 200 — the output Parameters: ``complete`` with dispensations, or the status its ``outcome`` gives; an outcome
+  ``error`` (the hub's backend down) is ``PartnerCallError``, as a PMIX ``error`` report is, so it counts against
+  the partner's circuit breaker;
 * 4xx with an OperationOutcome carrying a PMIXStatusCode (``disallowed`` for a requester the partner refuses,
   ``no-data``, ``deferred``) — that status: the hub answered;
 * 401 — our token was refused: forgotten, and the call retried once with a fresh one when the refused token was
@@ -19,9 +21,9 @@ import aiohttp
 
 from adapters.fhir.history_answer import outcome_status, read_history_answer
 from adapters.fhir.history_request import encode_history_request
-from gateway.interstate.answer import PartnerAnswer, PartnerCallError, PmixStatus
+from gateway.interstate.answer import REFUSED, UNAVAILABLE, PartnerAnswer, PartnerCallError, PmixStatus
 from gateway.interstate.credentials import PartnerTokens
-from gateway.interstate.http import MAX_ANSWER_BYTES, read_capped
+from gateway.interstate.http import post_with_token
 from gateway.interstate.partners import Outbound
 from gateway.interstate.taxonomy import taxonomy_of
 from protos.errors import PmpError
@@ -46,30 +48,20 @@ class FhirPartnerClient:
         """Our query at this partner. The caller bounds the time and turns aiohttp's errors into
         ``PartnerCallError`` (``http.transport_errors``); an answer that is not one raises it here."""
         body = encode_history_request(request, taxonomy=taxonomy_of(request.requester.role))
-        token, fresh = await self._tokens.token()
-        status, content = await self._post(body, token)
-        if status == 401 and not fresh:
-            self._tokens.forget(token)
-            token, _ = await self._tokens.token()
-            status, content = await self._post(body, token)
-        if status == 401:
-            self._tokens.forget(token)
-            raise PartnerCallError("HTTP 401: the partner refused our access token")
+        status, content = await post_with_token(self._session, self._url, body, FHIR_JSON, self._tokens)
         if status == 200:
             return self._answer(content)
         code = outcome_status(content)
         if 400 <= status < 500 and code in _ANSWERED:
             return PartnerAnswer(self.state, PmixStatus(code), detail=f"HTTP {status}")
-        raise PartnerCallError(f"HTTP {status}" + (f" ({code})" if code else ""))
-
-    async def _post(self, body: bytes, token: str) -> tuple[int, bytes]:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
-        async with self._session.post(self._url, data=body, headers=headers, allow_redirects=False) as response:
-            return response.status, await read_capped(response, MAX_ANSWER_BYTES)
+        reason = REFUSED if status == 403 else UNAVAILABLE
+        raise PartnerCallError(f"HTTP {status}" + (f" ({code})" if code else ""), reason=reason)
 
     def _answer(self, content: bytes) -> PartnerAnswer:
         try:
             answer = read_history_answer(content)
         except PmpError as error:
             raise PartnerCallError(error.detail) from None
+        if answer.status == PmixStatus.ERROR:
+            raise PartnerCallError("HTTP 200 (error)")
         return PartnerAnswer(self.state, PmixStatus(answer.status), tuple(answer.dispensations))

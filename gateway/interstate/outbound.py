@@ -2,8 +2,10 @@
 
 ``ask`` turns every way a partner call can end into a ``PartnerAnswer`` — it never raises except for the caller's
 own cancellation — and keeps the partner's circuit breaker, the per-partner metrics and a log line for failures
-(state, detail, request id: no PHI). Each call gets the smaller of the partner's timeout and what is left of the
-request's budget less ``RESERVE_SECONDS``, so a slow partner costs a partial answer, never the whole request.
+(state, detail, request id: no PHI). A failed call's answer tells our user only a generic reason (timed out,
+unavailable, refused our request, circuit open); what went wrong stays in the log line. Each call gets the smaller
+of the partner's timeout and what is left of the request's budget less ``RESERVE_SECONDS``, so a slow partner costs
+a partial answer, never the whole request.
 """
 
 from __future__ import annotations
@@ -16,12 +18,20 @@ from typing import Final
 
 from gateway import metrics
 from gateway.budget import Deadline
-from gateway.interstate.answer import PartnerAnswer, PartnerCallError, PartnerNotAsked, PmixStatus
-from gateway.interstate.breaker import CircuitBreaker
+from gateway.interstate.answer import (
+    TIMED_OUT,
+    UNAVAILABLE,
+    PartnerAnswer,
+    PartnerCallError,
+    PartnerNotAsked,
+    PmixStatus,
+)
+from gateway.interstate.breaker import CircuitBreaker, Permit
 from gateway.interstate.clients import PartnerClients
 from gateway.interstate.http import transport_errors
 from gateway.interstate.partners import Partner, PartnerDirectory
 from gateway.interstate.selection import Selection, select
+from gateway.policy.suspension.live import SuspensionSet
 from protos.pmp.v1 import pmp_pb2 as pb
 
 log = logging.getLogger("pmp.interstate")
@@ -32,7 +42,8 @@ CIRCUIT_OPEN: Final = "circuit open: not asked after repeated failures"
 
 
 class Interstate:
-    """Per serving process: the partner directory, the client pool and one circuit breaker per partner."""
+    """Per serving process: the partner directory, the client pool, one circuit breaker per partner, the
+    suspension list (a suspended partner state is not asked) and the cap on each partner's records."""
 
     def __init__(
         self,
@@ -42,6 +53,8 @@ class Interstate:
         own_state: str,
         breaker_failures: int,
         breaker_cooldown_seconds: float,
+        max_partner_records: int = 500,
+        suspensions: SuspensionSet | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = directory
@@ -49,11 +62,13 @@ class Interstate:
         self.own_state = own_state
         self._breaker_failures = breaker_failures
         self._breaker_cooldown = breaker_cooldown_seconds
+        self.max_partner_records = max_partner_records
+        self._suspensions = suspensions
         self._clock = clock
         self._breakers: dict[str, CircuitBreaker] = {}
 
     def select(self, search: pb.SearchHistoryRequest) -> Selection:
-        return select(search, self.directory, own_state=self.own_state)
+        return select(search, self.directory, own_state=self.own_state, suspensions=self._suspensions)
 
     def breaker(self, state: str) -> CircuitBreaker:
         found = self._breakers.get(state)
@@ -69,14 +84,15 @@ class Interstate:
         """``partner``'s part of the answer to ``request``, within ``deadline``."""
         state = partner.state
         breaker = self.breaker(state)
-        if not breaker.allow():
+        permit = breaker.allow()
+        if permit is None:
             metrics.PARTNER_CALLS.labels(state, "circuit-open").inc()
             return PartnerAnswer(state, PmixStatus.ERROR, detail=CIRCUIT_OPEN)
         timeout = deadline.remaining() - RESERVE_SECONDS
         if partner.outbound is not None:
             timeout = min(timeout, partner.outbound.timeout_seconds)
         if timeout <= 0:
-            breaker.abandoned()
+            breaker.abandoned(permit)
             metrics.PARTNER_CALLS.labels(state, "no-time").inc()
             return PartnerAnswer(state, PmixStatus.ERROR, detail="not asked: the request's time budget ran out")
         started = time.perf_counter()
@@ -86,33 +102,36 @@ class Interstate:
                 answer = await self.clients.get(partner).search(request)
         except TimeoutError:
             outcome = "timeout"
-            return self._failed(breaker, state, f"timed out after {timeout:.1f} s", request_id)
+            return self._failed(breaker, permit, state, f"timed out after {timeout:.1f} s", TIMED_OUT, request_id)
         except PartnerCallError as exc:
             outcome = "error"
-            return self._failed(breaker, state, str(exc), request_id)
+            return self._failed(breaker, permit, state, str(exc), exc.reason, request_id)
         except PartnerNotAsked as exc:
             outcome = "not-asked"
-            breaker.abandoned()
+            breaker.abandoned(permit)
             return PartnerAnswer(state, PmixStatus.ERROR, detail=str(exc))
         except asyncio.CancelledError:
-            breaker.abandoned()
+            breaker.abandoned(permit)
             raise
         except Exception:  # a bug must cost this partner's part of the answer, not the whole answer
             outcome = "error"
             log.exception("partner call failed unexpectedly", extra={"partner": state, "request_id": request_id})
-            return self._failed(breaker, state, "internal error", request_id)
+            return self._failed(breaker, permit, state, "internal error", UNAVAILABLE, request_id)
         else:
             outcome = answer.status.value
-            breaker.succeeded()
+            breaker.succeeded(permit)
             return answer
         finally:
             metrics.PARTNER_CALLS.labels(state, outcome).inc()
             metrics.PARTNER_CALL_SECONDS.labels(state).observe(time.perf_counter() - started)
 
-    def _failed(self, breaker: CircuitBreaker, state: str, detail: str, request_id: str) -> PartnerAnswer:
-        breaker.failed()
+    def _failed(
+        self, breaker: CircuitBreaker, permit: Permit, state: str, detail: str, reason: str, request_id: str
+    ) -> PartnerAnswer:
+        """Logged with ``detail``; the answer says ``reason`` only."""
+        breaker.failed(permit)
         log.warning(
             "partner call failed",
             extra={"partner": state, "detail": detail, "circuit": breaker.state.value, "request_id": request_id},
         )
-        return PartnerAnswer(state, PmixStatus.ERROR, detail=detail)
+        return PartnerAnswer(state, PmixStatus.ERROR, detail=reason)

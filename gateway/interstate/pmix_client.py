@@ -6,6 +6,8 @@ an answer about the person, the error's status for a refusal — so the report's
 
 * ``complete``, ``no-data``, ``deferred``, ``disallowed`` — that state's part of the answer (the hub is up);
 * ``error``, ``version-mismatch``, or no readable report — ``PartnerCallError`` naming the HTTP status;
+* a report whose ``pmix:RequestID`` is not the one we sent — ``PartnerCallError``: it answers another query, and
+  its records may be another person's;
 * HTTP 401 — our token was refused: forgotten, and the call retried once with a fresh one when the refused token
   was a cached one.
 
@@ -23,7 +25,7 @@ import aiohttp
 from adapters import pmix
 from gateway.interstate.answer import PartnerAnswer, PartnerCallError, PartnerNotAsked, PmixStatus
 from gateway.interstate.credentials import PartnerTokens
-from gateway.interstate.http import MAX_ANSWER_BYTES, read_capped
+from gateway.interstate.http import post_with_token
 from gateway.interstate.partners import Outbound
 from gateway.interstate.taxonomy import taxonomy_of
 from protos.errors import PmpError
@@ -58,10 +60,11 @@ class PmixPartnerClient:
     async def search(self, request: pb.SearchHistoryRequest) -> PartnerAnswer:
         """Our query at this partner. The caller bounds the time and turns aiohttp's errors into
         ``PartnerCallError``; a report that is no answer raises it here."""
+        request_id = uuid.uuid4().hex
         try:
             body = pmix.encode_request(
                 request,
-                request_id=uuid.uuid4().hex,
+                request_id=request_id,
                 requesting_state=self._requesting_state,
                 disclosing_state=self.state,
                 requester_taxonomy=taxonomy_of(request.requester.role),
@@ -69,25 +72,14 @@ class PmixPartnerClient:
             )
         except PmpError as error:
             raise PartnerNotAsked(f"not asked: {error.detail}") from None
-        token, fresh = await self._tokens.token()
-        status, content = await self._post(body, token)
-        if status == 401 and not fresh:
-            self._tokens.forget(token)
-            token, _ = await self._tokens.token()
-            status, content = await self._post(body, token)
-        if status == 401:
-            self._tokens.forget(token)
-            raise PartnerCallError("HTTP 401: the partner refused our access token")
+        status, content = await post_with_token(self._session, self._url, body, XML, self._tokens)
         try:
             report = pmix.decode_report(content, exchange_ns=self._exchange_ns, disclosing_state=self.state)
         except PmpError as error:
             raise PartnerCallError(f"HTTP {status}" if status != 200 else error.detail) from None
         if report.status not in _ANSWERS:
             raise PartnerCallError(f"HTTP {status} ({report.status})")
+        if report.request_id != request_id:
+            raise PartnerCallError("the report answers another RequestID")
         detail = "" if status == 200 else f"HTTP {status}"
         return PartnerAnswer(self.state, PmixStatus(report.status), tuple(report.dispensations), detail)
-
-    async def _post(self, body: bytes, token: str) -> tuple[int, bytes]:
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": XML, "Accept": XML}
-        async with self._session.post(self._url, data=body, headers=headers, allow_redirects=False) as response:
-            return response.status, await read_capped(response, MAX_ANSWER_BYTES)

@@ -24,7 +24,7 @@ class RequestContext:
     eds_id: str = ""  # the EDS that client belongs to (set by authenticate; identify checks the user's link)
     scopes: frozenset[str] = frozenset()
     # What a PMIX message claims about its requester, judged by the partner_policy stage (until then untrusted):
-    requester_taxonomy: str = ""  # the end user's NUCC taxonomy code
+    requester_taxonomy: str = ""  # the end user's NUCC taxonomy code (PMIX; FHIR $pdmp-history's PractitionerRole)
     requesting_state: str = ""  # USPS code; search.requester.state is set only for a partner's request
     # Checks of the paging cursor / patient id the request carries: each takes the caller's EDS id and raises
     # PmpError when the token was issued to another EDS (run by the issued_to stage, after authenticate).

@@ -69,5 +69,11 @@ class FanOut:
         response = ctx.response
         if response is None:  # pragma: no cover - the search stage sets it or raises
             return
-        merge(response, answers, own_state=self._interstate.own_state)
+        merge(
+            response,
+            answers,
+            own_state=self._interstate.own_state,
+            query=search.patient,
+            max_records=self._interstate.max_partner_records,
+        )
         ctx.notes[NOTE] = " ".join(f"{s.state}:{s.status}" for s in response.sources)

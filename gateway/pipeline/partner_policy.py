@@ -15,10 +15,14 @@ A partner request, in order — the requesting state is set before any refusal, 
 3. an EDS of kind partner that no partner names, or a disabled partner → NOT_REGISTERED;
 4. the PMIX route and FHIR ``$pdmp-history`` only, with ``pmp/interstate`` → FORBIDDEN / INSUFFICIENT_SCOPE;
 5. the requester's identifiers must be well formed (NPI and DEA check digits, licence format) → INVALID_REQUEST,
-   as for our own users; then the requester: its NUCC taxonomy code, when the message carries one (PMIX), must be
-   one the partner allows, and its decoded role (PMIX role text or code; FHIR ``PractitionerRole`` code or
-   specialty) one that an allowed code denotes — a request stating no role is refused → FORBIDDEN (PMIX
-   ``disallowed``);
+   as for our own users; then the requester (``requester_refusal``), each → FORBIDDEN (PMIX ``disallowed``), the
+   message naming the code, never a person: a NUCC taxonomy code is required (PMIX
+   ``RequesterRoleTaxonomyCode`` or a code in ``RequesterRole``; FHIR the requester's ``PractitionerRole`` code
+   or specialty, the delegate's for a delegate) and must be one the partner allows; the decoded role (PMIX role
+   text or code; FHIR ``PractitionerRole``) must be one that code's own profession may ask in
+   (``adapters.fhir.roles.CAPACITIES``: a pharmacist's or technician's code never makes a prescriber, a code of
+   no known profession no role at all), and one that an allowed code denotes — a request stating no role, or a
+   role its code contradicts, is refused, since the authorize stage would take an unstated role for a prescriber;
 6. the partner's required patient fields → INVALID_REQUEST naming the missing fields (names only, no values).
 
 Any other request: on the PMIX route, or on FHIR with ``pmp/interstate`` standing in for the FHIR scope →
@@ -37,7 +41,8 @@ from collections.abc import Callable, Iterable
 from typing import Final
 
 from adapters.fhir.codes import SYSTEM_NUCC
-from adapters.fhir.roles import Profession, profession_of_code
+from adapters.fhir.roles import Profession, may_act_as, profession_of_code
+from adapters.pmix.codes import TAXONOMY
 from gateway.auth.scopes import INTERSTATE, REQUIRED_SCOPE
 from gateway.interstate.directory import RegistryPartnerDirectory
 from gateway.interstate.partners import InboundPolicy, Partner
@@ -76,12 +81,26 @@ def roles_of(taxonomies: Iterable[str]) -> frozenset[pb.Role.ValueType]:
     return frozenset(_ROLE_OF[p] for p in found if p is not None)
 
 
+def requester_refusal(policy: InboundPolicy, taxonomy: str, role: pb.Role.ValueType) -> str:
+    """Why the partner's requester is refused ("" when allowed): a taxonomy code is required and must be listed;
+    the role must be one that code's profession may ask in, and one that a listed code denotes — never an unstated
+    role, which the authorize stage would otherwise take for a prescriber. The message names the code (a
+    profession, no PHI), or says it is malformed."""
+    code = taxonomy.strip().upper()
+    if not code:
+        return "a partner state's request must give the requester's NUCC taxonomy code; none was given"
+    named = code if TAXONOMY.fullmatch(code) else "(malformed)"
+    if code not in policy.allowed_taxonomies:
+        return f"this PMP does not disclose to that requester role of that state: taxonomy code {named} is not allowed"
+    if not may_act_as(profession_of_code(SYSTEM_NUCC, code), role):
+        return f"the requester's stated role does not match its taxonomy code {named}"
+    if role not in roles_of(policy.allowed_taxonomies):
+        return f"this PMP does not disclose to that requester role of that state (taxonomy code {named})"
+    return ""
+
+
 def requester_allowed(policy: InboundPolicy, taxonomy: str, role: pb.Role.ValueType) -> bool:
-    """The message's taxonomy code, when it has one, must be listed; and its role must be one that a listed code
-    denotes — never an unstated role, which the authorize stage would otherwise take for a prescriber."""
-    if taxonomy.strip() and taxonomy.strip().upper() not in policy.allowed_taxonomies:
-        return False
-    return role != pb.ROLE_UNSPECIFIED and role in roles_of(policy.allowed_taxonomies)
+    return not requester_refusal(policy, taxonomy, role)
 
 
 def missing_fields(policy: InboundPolicy, patient: pb.PatientQuery) -> list[str]:
@@ -115,8 +134,9 @@ def hold_to_policy(ctx: RequestContext, partner: Partner | None) -> None:
     if INTERSTATE not in ctx.scopes:
         raise PmpError(pb.ERROR_CODE_INSUFFICIENT_SCOPE, f"the token lacks scope {INTERSTATE}")
     check_formats(requester.practitioner, "requester")  # a malformed NPI, DEA number or licence: INVALID_REQUEST
-    if not requester_allowed(partner.inbound, ctx.requester_taxonomy, requester.role):
-        raise PmpError(pb.ERROR_CODE_FORBIDDEN, "this PMP does not disclose to that requester role of that state")
+    refusal = requester_refusal(partner.inbound, ctx.requester_taxonomy, requester.role)
+    if refusal:
+        raise PmpError(pb.ERROR_CODE_FORBIDDEN, refusal)
     missing = missing_fields(partner.inbound, search.patient)
     if missing:
         fields = ", ".join(missing)

@@ -90,6 +90,7 @@ async def pdmp_history(request: web.Request) -> web.Response:
     )
     ctx = new_context(request, "fhir", "pdmp-history", params.request)
     ctx.authorization = bearer(request)
+    ctx.requester_taxonomy = params.taxonomy  # a claim, until the partner_policy stage has judged it
     response = await run_pipeline(request, ctx)
     body = fhir.encode_pdmp_history(
         response,

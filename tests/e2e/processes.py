@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,6 +38,15 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess
         timeout=timeout,
         cwd=ROOT,
     )
+
+
+def cli_json(env: dict[str, str], *args: str, timeout: float = 60, json_flag: bool = True) -> Any:
+    """``pmp-gateway ARGS --json`` (``json_flag=False``: ARGS alone, for a command that prints JSON without it): what
+    it printed, once it has exited 0."""
+    result = run_cli(*args, *(("--json",) if json_flag else ()), env=env, timeout=timeout)
+    where = f"pmp-gateway {' '.join(args[:2])} in {env.get('PMP_DATA_DIR', '')}"
+    assert result.returncode == 0, f"{where}: {result.stderr[-2000:]}"
+    return json.loads(result.stdout)
 
 
 @contextmanager

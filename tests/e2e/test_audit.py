@@ -20,14 +20,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
 
 from gateway.auth import scopes
 from gateway.policy.registry.identifiers import npi_check_digit
 from gateway.testing import ClientKey
 from tests.e2e.demo_queries import history_parameters, ncpdp_request
-from tests.e2e.processes import cli_env, run_cli, running
-from tests.gateway.auth.auth_helpers import SmartPrivateKeyJWT
+from tests.e2e.processes import cli_env, cli_json, running
+from tests.e2e.smart_client import smart_client
 
 READY = r"listening on http://([\d.]+):(\d+)"
 NPI = "1928340565"  # the IG example 1's authorized practitioner, registered below
@@ -40,12 +39,6 @@ pytestmark = [
     pytest.mark.redis,
     pytest.mark.slow,
 ]
-
-
-def _cli_json(env: dict[str, str], *args: str) -> Any:
-    result = run_cli(*args, env=env, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 def _person(truth: dict[str, Any]) -> dict[str, Any]:
@@ -70,8 +63,7 @@ async def _requests(base: str, client_id: str, key: ClientKey, truth: dict[str, 
     """Requests of several outcomes; the outcome each must be recorded with."""
     expected: Counter[str] = Counter()
     person = _person(truth)
-    oauth = await _oauth(base, client_id, key)
-    try:
+    async with smart_client(base, client_id, key, SCOPE) as oauth:
         history = f"{base}/fhir/Patient/$pdmp-history"
         for _ in range(2):
             r = await oauth.post(history, content=orjson.dumps(history_parameters(person, truth)), headers=FHIR)
@@ -91,8 +83,6 @@ async def _requests(base: str, client_id: str, key: ClientKey, truth: dict[str, 
         r = await oauth.post(history, content=orjson.dumps(unknown_user), headers=FHIR)
         assert r.status_code == 403, r.text
         expected["disallowed"] += 1
-    finally:
-        await oauth.aclose()
     async with httpx.AsyncClient(trust_env=False, timeout=30) as http:
         for _ in range(2):
             r = await http.post(
@@ -105,48 +95,31 @@ async def _requests(base: str, client_id: str, key: ClientKey, truth: dict[str, 
     return expected
 
 
-async def _oauth(base: str, client_id: str, key: ClientKey) -> AsyncOAuth2Client:
-    token_url = f"{base}/oauth/token"
-    oauth = AsyncOAuth2Client(
-        client_id=client_id,
-        client_secret=key.key,
-        token_endpoint_auth_method=SmartPrivateKeyJWT(token_url, alg="RS384", headers={"kid": "ehr-key-1"}),
-        scope=SCOPE,
-        token_endpoint=token_url,
-        grant_type="client_credentials",
-        trust_env=False,
-        timeout=30,
-    )
-    await oauth.fetch_token(token_url, grant_type="client_credentials")
-    return oauth
-
-
 async def _outage(base: str, client_id: str, key: ClientKey, truth: dict[str, Any], trail: Path) -> dict[str, Any]:
     """The audit database stops taking writes (another process holds its lock): every answer is refused; once it
     is back, answers flow again and each is in the trail."""
     person = _person(truth)
     history = f"{base}/fhir/Patient/$pdmp-history"
     body = orjson.dumps(history_parameters(person, truth))
-    oauth = await _oauth(base, client_id, key)
-    blocker = sqlite3.connect(trail, isolation_level=None, timeout=10)
-    try:
-        blocker.execute("BEGIN EXCLUSIVE")
+    async with smart_client(base, client_id, key, SCOPE) as oauth:
+        blocker = sqlite3.connect(trail, isolation_level=None, timeout=10)
         try:
-            during = await asyncio.gather(
-                *(oauth.post(history, content=body, headers=FHIR) for _ in range(3)),
-                oauth.post(
-                    f"{base}/ncpdp/script",
-                    content=ncpdp_request(person, truth, NPI),
-                    headers={"Content-Type": "application/xml"},
-                ),
-            )
+            blocker.execute("BEGIN EXCLUSIVE")
+            try:
+                during = await asyncio.gather(
+                    *(oauth.post(history, content=body, headers=FHIR) for _ in range(3)),
+                    oauth.post(
+                        f"{base}/ncpdp/script",
+                        content=ncpdp_request(person, truth, NPI),
+                        headers={"Content-Type": "application/xml"},
+                    ),
+                )
+            finally:
+                blocker.execute("ROLLBACK")
+            after_id = f"after-outage-{uuid.uuid4().hex[:8]}"
+            after = await oauth.post(history, content=body, headers={**FHIR, "X-Request-ID": after_id})
         finally:
-            blocker.execute("ROLLBACK")
-        after_id = f"after-outage-{uuid.uuid4().hex[:8]}"
-        after = await oauth.post(history, content=body, headers={**FHIR, "X-Request-ID": after_id})
-    finally:
-        blocker.close()
-        await oauth.aclose()
+            blocker.close()
     with sqlite3.connect(trail) as db:
         recorded = db.execute("SELECT outcome, records FROM audit_record WHERE request_id = ?", (after_id,)).fetchall()
     return {
@@ -173,27 +146,23 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     )
     key = ClientKey.generate(kid="ehr-key-1")
     (data / "jwks.json").write_text(json.dumps(key.jwks()))
-    eds = _cli_json(env, "eds", "add", "--name", "Valley EHR", "--state", "UT", "--json")["id"]
-    client = _cli_json(
-        env, "clients", "add", "--eds", eds, "--jwks", str(data / "jwks.json"), "--scope", SCOPE, "--json"
+    eds = cli_json(env, "eds", "add", "--name", "Valley EHR", "--state", "UT")["id"]
+    client = cli_json(env, "clients", "add", "--eds", eds, "--jwks", str(data / "jwks.json"), "--scope", SCOPE)
+    user = cli_json(
+        env, "users", "add", "--role", "prescriber", "--first", "ADAM", "--last", "AMSTER", "--npi", NPI, "--eds", eds
     )
-    user = _cli_json(
-        env, "users", "add", "--role", "prescriber", "--first", "ADAM", "--last", "AMSTER", "--npi", NPI, "--eds", eds,
-        "--json",
-    )  # fmt: skip
     with running("serve", "--port", "0", "--workers", "2", env=env, ready=READY) as (proc, m):
         truth = json.loads((data / "demo" / "ground-truth.json").read_text())
         base = f"http://{m.group(1)}:{m.group(2)}"
         ready = httpx.get(f"{base}/readyz", timeout=30, trust_env=False).json()
         expected = asyncio.run(_requests(base, client["client_id"], key, truth))
         # while serving: every answer's record was committed before the answer left
-        usage = _cli_json(env, "audit", "usage", "--format", "json")
-        verified = _cli_json(env, "audit", "verify", "--json")
+        usage = cli_json(env, "audit", "usage", "--format", "json", json_flag=False)
+        verified = cli_json(env, "audit", "verify")
         q = _person(truth)["query"]
-        accounting = _cli_json(
-            env, "audit", "accounting", "--last", q["last_name"], "--first", q["first_name"], "--dob",
-            q["birth_date"], "--json",
-        )  # fmt: skip
+        accounting = cli_json(
+            env, "audit", "accounting", "--last", q["last_name"], "--first", q["first_name"], "--dob", q["birth_date"]
+        )
         counted = _outcomes(data / "audit.sqlite3")
         outage = asyncio.run(_outage(base, client["client_id"], key, truth, data / "audit.sqlite3"))
         outage["counted_after"] = _outcomes(data / "audit.sqlite3")

@@ -18,10 +18,10 @@ from lxml import etree
 from adapters import ncpdp
 from gateway.auth import scopes
 from gateway.testing import ClientKey
-from tests.adapters.fhir.fhir_test_data import EX1, example, valid_parameters
+from tests.adapters.fhir.fhir_test_data import EX1, example, history_bundle, resources_of, valid_parameters
 from tests.e2e.demo_queries import history_parameters, ncpdp_request
-from tests.e2e.processes import cli_env, run_cli, running
-from tests.gateway.auth.auth_helpers import SmartPrivateKeyJWT
+from tests.e2e.processes import cli_env, cli_json, running
+from tests.e2e.smart_client import smart_client
 
 READY = r"listening on http://([\d.]+):(\d+)"
 NPI = "1928340565"  # the IG example 1's authorized practitioner, registered below
@@ -31,21 +31,15 @@ SCOPE = f"{scopes.MEDICATION_DISPENSE_READ} {scopes.NCPDP_HISTORY}"
 pytestmark = pytest.mark.redis
 
 
-def _cli_json(env: dict[str, str], *args: str) -> Any:
-    result = run_cli(*args, "--json", env=env, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("data")
     env = cli_env(data, PMP_REDIS_URL="redis://127.0.0.1:6379/0", PMP_REDIS_PREFIX=f"test-{uuid.uuid4().hex}:")
     key = ClientKey.generate(kid="ehr-key-1")
     (data / "jwks.json").write_text(json.dumps(key.jwks()))
-    eds = _cli_json(env, "eds", "add", "--name", "Valley EHR", "--agreement", "DUA-2026-7", "--state", "UT")["id"]
-    client = _cli_json(env, "clients", "add", "--eds", eds, "--jwks", str(data / "jwks.json"), "--scope", SCOPE)
-    _cli_json(
+    eds = cli_json(env, "eds", "add", "--name", "Valley EHR", "--agreement", "DUA-2026-7", "--state", "UT")["id"]
+    client = cli_json(env, "clients", "add", "--eds", eds, "--jwks", str(data / "jwks.json"), "--scope", SCOPE)
+    cli_json(
         env, "users", "add", "--role", "prescriber", "--first", "ADAM", "--last", "AMSTER", "--npi", NPI, "--eds", eds
     )
     with running("serve", "--port", "0", "--workers", "2", env=env, ready=READY) as (_, m):
@@ -60,20 +54,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
 
 @pytest.fixture
 async def oauth(deployment: dict[str, Any]) -> AsyncIterator[AsyncOAuth2Client]:
-    token_url = f"{deployment['base']}/oauth/token"
-    auth = SmartPrivateKeyJWT(token_url, alg="RS384", headers={"kid": "ehr-key-1"})
-    async with AsyncOAuth2Client(
-        client_id=deployment["client_id"],
-        client_secret=deployment["key"].key,
-        token_endpoint_auth_method=auth,
-        scope=SCOPE,
-        token_endpoint=token_url,
-        grant_type="client_credentials",
-        trust_env=False,
-        timeout=30,
-    ) as client:
-        token = await client.fetch_token(token_url, grant_type="client_credentials")
-        assert token["expires_in"] <= 300 and "refresh_token" not in token
+    async with smart_client(deployment["base"], deployment["client_id"], deployment["key"], SCOPE) as client:
+        assert client.token["expires_in"] <= 300 and "refresh_token" not in client.token
         yield client
 
 
@@ -97,8 +79,7 @@ async def test_fhir_and_ncpdp_with_an_authlib_token_name_the_same_dispensations(
     )
     assert fhir.status_code == 200, fhir.text
     parameters = valid_parameters(fhir.content)
-    bundle = next(p["resource"] for p in parameters["parameter"] if p["name"] == "pdmp-history-data")
-    dispenses = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationDispense"]
+    dispenses = resources_of(history_bundle(parameters), "MedicationDispense")
     fhir_fills = sorted((d["whenPrepared"][:10], d["identifier"][0]["value"]) for d in dispenses if d.get("identifier"))
 
     script = await oauth.post(

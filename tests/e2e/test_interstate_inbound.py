@@ -26,10 +26,10 @@ from adapters import pmix
 from gateway.auth import scopes
 from gateway.testing import ClientKey
 from protos.pmp.v1 import pmp_pb2 as pb
-from tests.adapters.fhir.fhir_test_data import valid_outcome, valid_parameters
+from tests.adapters.fhir.fhir_test_data import history_bundle, resources_of, valid_outcome, valid_parameters
 from tests.e2e.demo_queries import history_parameters
-from tests.e2e.processes import cli_env, run_cli, running
-from tests.gateway.auth.auth_helpers import SmartPrivateKeyJWT
+from tests.e2e.processes import cli_env, cli_json, running
+from tests.e2e.smart_client import smart_client
 
 READY = r"listening on http://([\d.]+):(\d+)"
 X = "{" + pmix.DEFAULT_EXCHANGE_NS + "}"
@@ -42,22 +42,16 @@ NUCC = "http://nucc.org/provider-taxonomy"
 pytestmark = pytest.mark.slow
 
 
-def _cli(env: dict[str, str], *args: str) -> Any:
-    result = run_cli(*args, "--json", env=env, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 @pytest.fixture
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("data")
     env = cli_env(data, PMP_RATE_LIMIT_STATE=f"{STATE_QUOTA_BURST}/600,burst={STATE_QUOTA_BURST}")
-    partner = _cli(
+    partner = cli_json(
         env, "partners", "add", "NV", "--name", "Nevada PMP", "--taxonomy", "207R00000X", "--require", "birth_date"
     )
     key = ClientKey.generate(kid="nv-hub-1")
     (data / "nv-hub.jwks").write_text(json.dumps(key.jwks()))
-    client = _cli(
+    client = cli_json(
         env,
         "clients",
         "add",
@@ -82,20 +76,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
 @pytest.fixture
 async def hub(deployment: dict[str, Any]) -> AsyncIterator[AsyncOAuth2Client]:
     """The partner hub's OAuth client (authlib), holding a ``pmp/interstate`` token."""
-    token_url = f"{deployment['base']}/oauth/token"
-    auth = SmartPrivateKeyJWT(token_url, alg="RS384", headers={"kid": "nv-hub-1"})
-    async with AsyncOAuth2Client(
-        client_id=deployment["client_id"],
-        client_secret=deployment["key"].key,
-        token_endpoint_auth_method=auth,
-        scope=scopes.INTERSTATE,
-        token_endpoint=token_url,
-        grant_type="client_credentials",
-        trust_env=False,
-        timeout=30,
+    async with smart_client(
+        deployment["base"], deployment["client_id"], deployment["key"], scopes.INTERSTATE
     ) as client:
-        token = await client.fetch_token(token_url, grant_type="client_credentials")
-        assert token["scope"] == scopes.INTERSTATE and token["expires_in"] <= 300
+        assert client.token["scope"] == scopes.INTERSTATE and client.token["expires_in"] <= 300
         yield client
 
 
@@ -180,8 +164,7 @@ async def _answers_by_pmix_and_fhir(hub: AsyncOAuth2Client, deployment: dict[str
     )
     assert response.status_code == 200, response.text
     parameters = valid_parameters(response.content)
-    bundle = next(p["resource"] for p in parameters["parameter"] if p["name"] == "pdmp-history-data")
-    dispenses = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationDispense"]
+    dispenses = resources_of(history_bundle(parameters), "MedicationDispense")
     assert sorted(d["whenPrepared"][:10] for d in dispenses) == [d for d, _ in want]
 
     # the partner's token opens no other door
@@ -209,7 +192,7 @@ async def _suspended_then_answered_again(
     hub: AsyncOAuth2Client, deployment: dict[str, Any], person: dict[str, Any]
 ) -> None:
     base, env, truth = deployment["base"], deployment["env"], deployment["truth"]
-    suspension = _cli(env, "suspend", "state", "NV", "--reason", "MOU under review", "--by", "division")
+    suspension = cli_json(env, "suspend", "state", "NV", "--reason", "MOU under review", "--by", "division")
 
     async def refused() -> etree._Element | None:
         response = await _ask(hub, base, _pmix_request(person, truth))
@@ -224,7 +207,7 @@ async def _suspended_then_answered_again(
     text = root.findtext(f"{X}ResponseStatus/{X}ResponseStatusText") or ""
     assert "partner state is suspended" in text and "MOU" not in text
 
-    _cli(env, "reinstate", suspension["id"], "--reason", "MOU renewed")
+    cli_json(env, "reinstate", suspension["id"], "--reason", "MOU renewed")
 
     async def answered() -> bool | None:
         response = await _ask(hub, base, _pmix_request(person, truth))
@@ -248,9 +231,7 @@ async def _over_the_state_quota(hub: AsyncOAuth2Client, deployment: dict[str, An
 
 
 def _audited_under_the_partner_state(deployment: dict[str, Any]) -> None:
-    result = run_cli("audit", "usage", env=deployment["env"], timeout=60)
-    assert result.returncode == 0, result.stderr
-    usage = json.loads(result.stdout)
+    usage = cli_json(deployment["env"], "audit", "usage", json_flag=False)
     [nevada] = [row for row in usage["by_state"] if row["key"] == "NV"]
     outcomes = nevada["outcomes"]
     assert outcomes["provided"] >= 3  # PMIX, FHIR, after the reinstatement (and until the quota ran out)

@@ -30,7 +30,7 @@ from gateway.auth import scopes
 from gateway.testing import ClientKey, token_form
 from tests.adapters.fhir.fhir_test_data import valid_outcome
 from tests.e2e.demo_queries import history_parameters
-from tests.e2e.processes import cli_env, run_cli, running
+from tests.e2e.processes import cli_env, cli_json, run_cli, running
 from tests.gateway.policy.conftest import PrivateRedis
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -40,12 +40,6 @@ NPI = "1928340565"
 PUBLIC = "http://127.0.0.1"  # one issuer (and token audience) for both processes: they are one gateway
 FHIR = {"Content-Type": "application/fhir+json", "Accept": "application/fhir+json"}
 QUOTA_BURST = 4
-
-
-def _cli_json(env: dict[str, str], *args: str) -> Any:
-    result = run_cli(*args, "--json", env=env, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 @dataclass
@@ -76,16 +70,16 @@ def _register(data: Path, env: dict[str, str]) -> tuple[Client, Client, Client]:
         ("Quota EHR", scopes.MEDICATION_DISPENSE_READ),
         ("Division console", scopes.ADMIN),
     ]:
-        eds = _cli_json(env, "eds", "add", "--name", name, "--agreement", "DUA-1", "--state", "UT")["id"]
-        client = _cli_json(env, "clients", "add", "--eds", eds, "--jwks", str(data / "jwks.json"), "--scope", scope)
+        eds = cli_json(env, "eds", "add", "--name", name, "--agreement", "DUA-1", "--state", "UT")["id"]
+        client = cli_json(env, "clients", "add", "--eds", eds, "--jwks", str(data / "jwks.json"), "--scope", scope)
         clients.append(Client(client["client_id"], eds, key))
     clinical, quota, admin = clients
-    _cli_json(
+    cli_json(
         env,
         *("users", "add", "--role", "prescriber", "--first", "ADAM", "--last", "AMSTER", "--npi", NPI),
         *("--eds", clinical.eds_id, "--eds", quota.eds_id),
     )
-    _cli_json(env, "eds", "set-quota", quota.eds_id, "--rate", "1", "--per", "3600", "--burst", str(QUOTA_BURST))
+    cli_json(env, "eds", "set-quota", quota.eds_id, "--rate", "1", "--per", "3600", "--burst", str(QUOTA_BURST))
     return clinical, quota, admin
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +14,13 @@ import pytest
 from gateway.audit import AuditConfig
 from gateway.auth.client_key import ClientKey
 from gateway.settings import load_settings
-from pmpcli.main import main
+from tests.gateway.cli_runner import Cli, in_process_cli
 from tests.gateway.registry.keys import jwks
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
-    for name in [n for n in os.environ if n.startswith("PMP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("PMP_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("PMP_STATE_CODE", "UT")
-
-    def run(*args: str) -> tuple[int, Any, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        try:
-            parsed: Any = json.loads(out)
-        except ValueError:
-            parsed = out
-        return code, parsed, err
-
-    return run
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return in_process_cli(tmp_path, monkeypatch, capsys, PMP_STATE_CODE="UT")
 
 
 @pytest.fixture

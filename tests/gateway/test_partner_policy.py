@@ -23,6 +23,7 @@ from gateway.pipeline.partner_policy import (
     hold_to_policy,
     missing_fields,
     requester_allowed,
+    requester_refusal,
     roles_of,
 )
 from gateway.policy.registry.store.sqlite import SqliteRegistry
@@ -112,14 +113,44 @@ async def test_a_pmix_request_by_an_allowed_taxonomy_is_the_partners(world: Worl
     assert ctx.notes["partner_policy"] == "partner NV"
 
 
-async def test_a_fhir_request_is_judged_by_its_role(world: World) -> None:
-    await world.stage(world.ctx("fhir", "pdmp-history", taxonomy=""))  # a prescriber: 207R00000X denotes one
-    pharmacist = world.ctx("fhir", "pdmp-history", taxonomy="", role=pb.ROLE_PHARMACIST, state="")
+async def test_a_fhir_request_is_judged_by_its_code_and_role(world: World) -> None:
+    await world.stage(world.ctx("fhir", "pdmp-history"))  # a prescriber with 207R00000X
+    pharmacist = world.ctx("fhir", "pdmp-history", taxonomy="1835P1200X", role=pb.ROLE_PHARMACIST, state="")
     await world.stage(pharmacist)
     assert pharmacist.search.requester.state == "NV"
-    for role in (pb.ROLE_UNSPECIFIED, pb.ROLE_LICENSED_DELEGATE, pb.ROLE_LAW_ENFORCEMENT):
-        error = await _refused(world, world.ctx("fhir", "pdmp-history", taxonomy="", role=role))
+    for role in (pb.ROLE_UNSPECIFIED, pb.ROLE_LICENSED_DELEGATE, pb.ROLE_LAW_ENFORCEMENT, pb.ROLE_PHARMACIST):
+        error = await _refused(world, world.ctx("fhir", "pdmp-history", role=role))
         assert error.code == pb.ERROR_CODE_FORBIDDEN
+
+
+@pytest.mark.parametrize("protocol", ["pmix", "fhir"])
+async def test_a_partner_requester_without_a_taxonomy_code_is_disallowed(world: World, protocol: str) -> None:
+    """A role alone ("Dentist" with no code, a FHIR role without a NUCC coding) cannot be held to the policy."""
+    operation = "pmp-request" if protocol == "pmix" else "pdmp-history"
+    ctx = world.ctx(protocol, operation, taxonomy=" ")
+    error = await _refused(world, ctx)
+    assert error.code == pb.ERROR_CODE_FORBIDDEN and "taxonomy code" in error.detail and "none" in error.detail
+    assert ctx.search.requester.state == "NV"  # audited under the partner
+
+
+@pytest.mark.parametrize(
+    ("taxonomy", "role"),
+    [
+        ("1835P1200X", pb.ROLE_PRESCRIBER),  # a pharmacist's code asking as a prescriber
+        ("207R00000X", pb.ROLE_PHARMACIST),  # a physician's code asking as a pharmacist
+    ],
+)
+async def test_a_role_its_code_contradicts_is_disallowed(world: World, taxonomy: str, role: pb.Role.ValueType) -> None:
+    for protocol, operation in (("pmix", "pmp-request"), ("fhir", "pdmp-history")):
+        error = await _refused(world, world.ctx(protocol, operation, taxonomy=taxonomy, role=role))
+        assert error.code == pb.ERROR_CODE_FORBIDDEN
+        assert error.detail == f"the requester's stated role does not match its taxonomy code {taxonomy}"
+
+
+async def test_an_unlisted_fhir_specialty_is_disallowed(world: World) -> None:
+    for code in ("1223G0001X", "207Q00000X"):  # a dentist and a family physician: prescribers, neither listed
+        error = await _refused(world, world.ctx("fhir", "pdmp-history", taxonomy=code))
+        assert error.code == pb.ERROR_CODE_FORBIDDEN and f"{code} is not allowed" in error.detail
 
 
 async def test_a_taxonomy_not_allowed_is_disallowed_and_audited_with_the_state(world: World) -> None:
@@ -251,8 +282,10 @@ def test_roles_of_taxonomy_codes() -> None:
 
 def test_requester_allowed_and_missing_fields() -> None:
     assert requester_allowed(POLICY, " 207r00000x ", pb.ROLE_PRESCRIBER)
-    assert requester_allowed(POLICY, "", pb.ROLE_PRESCRIBER)
-    assert not requester_allowed(POLICY, "208D00000X", pb.ROLE_PRESCRIBER)  # a code given must be listed
+    assert not requester_allowed(POLICY, "", pb.ROLE_PRESCRIBER)  # a code is required
+    assert not requester_allowed(POLICY, "208D00000X", pb.ROLE_PRESCRIBER)  # and must be listed
+    assert not requester_allowed(POLICY, "1835P1200X", pb.ROLE_PRESCRIBER)  # and the role must fit its profession
+    assert not requester_allowed(POLICY, "207R00000X", pb.ROLE_LICENSED_DELEGATE)  # a role no listed code denotes
     assert not requester_allowed(POLICY, "207R00000X", pb.ROLE_UNSPECIFIED)  # authorize would make it a prescriber
     assert not requester_allowed(POLICY, "207R00000X", pb.ROLE_LAW_ENFORCEMENT)  # the role must be one listed too
     assert not requester_allowed(replace(POLICY, allowed_taxonomies=frozenset()), "", pb.ROLE_PRESCRIBER)
@@ -272,3 +305,13 @@ def test_requester_allowed_and_missing_fields() -> None:
         "given",
         "postal_code",
     ]
+
+
+def test_the_requester_refusal_names_the_code_only() -> None:
+    listed = InboundPolicy(frozenset({"207R00000X", "111N00000X", "183700000X"}), frozenset())
+    assert requester_refusal(listed, "207R00000X", pb.ROLE_PRESCRIBER) == ""
+    assert "111N00000X" in requester_refusal(listed, "111N00000X", pb.ROLE_PRESCRIBER)  # no known profession
+    assert "183700000X" in requester_refusal(listed, "183700000X", pb.ROLE_PRESCRIBER)  # a technician
+    assert requester_refusal(listed, "183700000X", pb.ROLE_UNLICENSED_DELEGATE) == ""
+    hostile = requester_refusal(listed, "<script>Jane Doe 1970", pb.ROLE_PRESCRIBER)
+    assert "(malformed)" in hostile and "JANE" not in hostile.upper() and "<" not in hostile

@@ -73,12 +73,31 @@ def test_role_texts(text: str, role: pb.Role.ValueType) -> None:
         ("Prescriber Delegate", "207Q00000X", pb.ROLE_LICENSED_DELEGATE),
         ("Delegate", "183700000X", pb.ROLE_UNLICENSED_DELEGATE),
         ("Licensed Delegate", "207Q00000X", pb.ROLE_LICENSED_DELEGATE),  # the capacity, not the profession
-        ("Pharmacist", "207Q00000X", pb.ROLE_PHARMACIST),
+        ("Pharmacist Delegate - Unlicensed", "183500000X", pb.ROLE_UNLICENSED_DELEGATE),  # a narrower capacity
         ("Wizard", "183500000X", pb.ROLE_PHARMACIST),  # an unknown text: the code decides
+        ("Prescriber", "111N00000X", pb.ROLE_PRESCRIBER),  # a code of no known profession: the policy refuses it
     ],
 )
 def test_text_and_code_together(text: str, code: str, role: pb.Role.ValueType) -> None:
     assert requester_role(text, code) == role
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("Physician", "183500000X"),  # a pharmacist's code: never a prescriber
+        ("Prescriber", "183700000X"),  # a technician's code: never a prescriber (nor the delegate-supervisor rule)
+        ("Pharmacist", "207Q00000X"),  # a physician's code: not a pharmacist
+        ("Licensed Delegate", "183700000X"),  # a technician is not licensed
+        ("Nurse Practitioner", "163W00000X"),  # a registered nurse does not prescribe
+        ("Police Officer", "207R00000X"),  # a clinician's code with a non-clinical role
+    ],
+)
+def test_a_role_text_the_code_contradicts_is_no_role(text: str, code: str) -> None:
+    """Neither claim is taken (not even the narrower one): the partner_policy stage refuses ROLE_UNSPECIFIED."""
+    assert requester_role(text, code) == pb.ROLE_UNSPECIFIED
+    assert requester_role(text.upper(), code) == pb.ROLE_UNSPECIFIED  # texts compare case-insensitively
+    assert requester_role(text, "") != pb.ROLE_UNSPECIFIED  # the text alone is a role: the code is what refuses
 
 
 def test_the_taxonomy_code_may_come_in_the_role() -> None:

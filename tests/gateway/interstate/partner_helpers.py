@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,8 +87,23 @@ def make_partner(
     )
 
 
-def fill(rx: str, day: str, state: str = "") -> pb.Dispensation:
-    return pb.Dispensation(id=rx, rx_number=rx, date_filled=day, source_state=state, ndc="00406052301")
+ASKED_NAME = pb.HumanName(family="SMITH", given="JOHN")
+ASKED_BIRTH_DATE = "1980-02-03"
+
+
+def fill(
+    rx: str, day: str, state: str = "", *, family: str = "SMITH", birth_date: str = ASKED_BIRTH_DATE
+) -> pb.Dispensation:
+    """A record of the person the tests ask about (SMITH JOHN, 1980-02-03) unless told otherwise."""
+    return pb.Dispensation(
+        id=rx,
+        rx_number=rx,
+        date_filled=day,
+        source_state=state,
+        ndc="00406052301",
+        patient_name=pb.HumanName(family=family, given="JOHN"),
+        patient_birth_date=birth_date,
+    )
 
 
 Behaviour = PartnerAnswer | Exception | Callable[[pb.SearchHistoryRequest], PartnerAnswer]
@@ -146,7 +162,11 @@ def scripted_interstate(
 
     clients = PartnerClients(directory, {PartnerProtocol.FHIR: build, PartnerProtocol.PMIX: build})
     clients.open()
-    extra = {"clock": clock} if clock is not None else {}
     return Interstate(
-        directory, clients, own_state=OWN_STATE, breaker_failures=failures, breaker_cooldown_seconds=cooldown, **extra
+        directory,
+        clients,
+        own_state=OWN_STATE,
+        breaker_failures=failures,
+        breaker_cooldown_seconds=cooldown,
+        clock=clock or time.monotonic,
     )

@@ -290,6 +290,68 @@ async def test_refusals_are_audited_with_the_partner_state(hub: Hub) -> None:
     ]
 
 
+def with_role_text(body: bytes, text: str) -> bytes:
+    """A PMIX request whose pmix:RequesterRole says ``text`` (request_body writes "Prescriber")."""
+    assert body.count(b">Prescriber</pmix:RequesterRole>") == 1
+    return body.replace(b">Prescriber</pmix:RequesterRole>", f">{text}</pmix:RequesterRole>".encode())
+
+
+@pytest.mark.parametrize(
+    ("text", "taxonomy", "words"),
+    [
+        ("Dentist", "", "none was given"),  # a role text alone: the policy is by code
+        ("Physician", "183500000X", "does not match its taxonomy code 183500000X"),  # a pharmacist as a physician
+        ("Prescriber", "183700000X", "does not match its taxonomy code 183700000X"),  # a technician as a prescriber
+    ],
+)
+async def test_a_requester_the_policy_cannot_vouch_for_is_disallowed(
+    hub: Hub, text: str, taxonomy: str, words: str
+) -> None:
+    technicians = InboundPolicy(POLICY.allowed_taxonomies | {"183700000X"}, POLICY.required_patient_fields)
+    await hub.registry.update_partner("NV", lambda p: replace(p, inbound=technicians), by="division")
+    body = with_role_text(request_body(taxonomy=taxonomy), text)
+    assert (b"RequesterRoleTaxonomyCode" in body) == bool(taxonomy)
+    response = await hub.pmix(body)
+    assert response.status == 403
+    code, reply = status_of(await response.read())
+    assert code == pmix.DISALLOWED and words in reply and "Amster" not in reply and "Samuels" not in reply
+    assert not hub.backend.calls
+    [record] = await hub.audit()
+    assert (record.partner_state, record.outcome, record.error_code) == ("NV", "disallowed", "forbidden")
+
+
+async def test_a_technician_is_held_to_the_delegate_rule(hub: Hub) -> None:
+    """Passed as a delegate (never a prescriber), a technician without a supervisor meets authorize's rule."""
+    technicians = InboundPolicy(frozenset({"183700000X"}), POLICY.required_patient_fields)
+    await hub.registry.update_partner("NV", lambda p: replace(p, inbound=technicians), by="division")
+    response = await hub.pmix(with_role_text(request_body(taxonomy="183700000X"), "Pharmacist Delegate"))
+    assert response.status == 403
+    code, text = status_of(await response.read())
+    assert code == pmix.DISALLOWED and "supervising practitioner" in text
+    assert not hub.backend.calls
+
+
+async def test_a_fhir_requester_is_held_to_its_nucc_code(hub: Hub) -> None:
+    auth = {**FHIR, "Authorization": f"Bearer {await hub.token()}"}
+    for specialty in ("1223G0001X", "207Q00000X"):  # a dentist, a family physician: prescribers, neither listed
+        response = await hub.http.post("/fhir/Patient/$pdmp-history", data=fhir_body(specialty), headers=auth)
+        assert response.status == 403
+        [issue] = valid_outcome(await response.read())["issue"]
+        assert f"taxonomy code {specialty} is not allowed" in issue["diagnostics"]
+    # a practitioner-role "doctor" code beside a pharmacist's NUCC specialty: the role does not match the code
+    params = orjson.loads(fhir_body("183500000X"))
+    for parameter in params["parameter"]:
+        if parameter["name"] == "authorized-practitioner-role":
+            doctor = {"system": "http://terminology.hl7.org/CodeSystem/practitioner-role", "code": "doctor"}
+            parameter["resource"]["code"] = [{"coding": [doctor]}]
+    response = await hub.http.post("/fhir/Patient/$pdmp-history", data=orjson.dumps(params), headers=auth)
+    assert response.status == 403
+    [issue] = valid_outcome(await response.read())["issue"]
+    assert "does not match its taxonomy code 183500000X" in issue["diagnostics"]
+    assert not hub.backend.calls
+    assert {(r.partner_state, r.outcome) for r in await hub.audit()} == {("NV", "disallowed")}
+
+
 async def test_a_missing_required_field_is_an_error_naming_it(hub: Hub) -> None:
     stricter = InboundPolicy(POLICY.allowed_taxonomies, frozenset({"family", "postal_code"}))
     await hub.registry.update_partner("NV", lambda p: replace(p, inbound=stricter), by="division")

@@ -83,3 +83,21 @@ def test_an_abandoned_probe_frees_the_slot() -> None:
 def test_refuses_nonsense_settings(failures: int, cooldown: float) -> None:
     with pytest.raises(ValueError, match="threshold"):
         CircuitBreaker(failure_threshold=failures, cooldown_seconds=cooldown)
+
+
+def test_a_late_call_from_before_the_circuit_opened_never_lets_a_second_probe_through() -> None:
+    clock = [0.0]
+    b = CircuitBreaker(failure_threshold=2, cooldown_seconds=30.0, clock=lambda: clock[0])
+    slow, late, quick, other = b.allow(), b.allow(), b.allow(), b.allow()
+    assert slow and late and quick and other and not slow.probe
+    b.failed(quick)
+    b.failed(other)  # open
+    clock[0] = 30.0
+    probe = b.allow()
+    assert probe is not None and probe.probe
+    b.abandoned(slow)  # the slow call from before: its request went away
+    assert b.allow() is None  # the probe is still out: no second one
+    b.failed(late)  # and another's late failure neither ends the probe nor restarts the cool-down
+    assert b.state is CircuitState.HALF_OPEN and b.allow() is None
+    b.succeeded(probe)
+    assert b.state is CircuitState.CLOSED

@@ -105,7 +105,7 @@ async def test_merges_every_state_newest_fill_first_each_labelled(tmp_path: Path
     p, _ = pipeline(tmp_path, {"CO": co, "NM": nm})
     ctx = ctx_for()
     response = await run(p, ctx)
-    assert [(d.id, d.source_state) for d in response.dispensations] == [
+    assert [(d.rx_number, d.source_state) for d in response.dispensations] == [
         ("UT-2", "UT"),  # the same day as NM-1: ours first
         ("NM-1", "NM"),
         ("CO-1", "CO"),
@@ -135,7 +135,7 @@ async def test_a_failed_partner_is_named_never_a_silent_gap(tmp_path: Path) -> N
         ("NM", "error", 0),
         ("AZ", "disallowed", 0),
     ]
-    assert response.sources[2].detail == "HTTP 503"
+    assert response.sources[2].detail == "unavailable"  # "HTTP 503" stays in our log: the user needs no more
     assert {d.source_state for d in response.dispensations} == {"UT", "CO"}
 
 
@@ -144,7 +144,7 @@ async def test_a_slow_partner_costs_its_part_not_the_answer(tmp_path: Path) -> N
     p, _ = pipeline(tmp_path, {"CO": co}, timeout=0.2)
     response = await run(p, ctx_for())
     assert sources(response) == [("UT", "complete", 2), ("CO", "error", 0)]
-    assert response.sources[1].detail == "timed out after 0.2 s"
+    assert response.sources[1].detail == "timed out"
     assert co.cancelled == 1
 
 
@@ -153,7 +153,7 @@ async def test_the_request_budget_bounds_each_partner_call(tmp_path: Path) -> No
     p, _ = pipeline(tmp_path, {"CO": co}, timeout=30.0)
     response = await run(p, ctx_for(budget=0.4))  # the partner's own 30 s would overrun the request
     assert response.sources[1].status == "error"
-    assert response.sources[1].detail.startswith("timed out after 0.")
+    assert response.sources[1].detail == "timed out"
 
 
 async def test_the_breaker_stops_calling_a_failing_partner_and_probes_after_the_cooldown(tmp_path: Path) -> None:
@@ -161,7 +161,7 @@ async def test_the_breaker_stops_calling_a_failing_partner_and_probes_after_the_
     co = ScriptedClient("CO", failing("connection refused or unreachable"))
     p, _ = pipeline(tmp_path, {"CO": co}, clock=clock)
     for _ in range(2):  # failures=2 opens it
-        assert (await run(p, ctx_for())).sources[1].detail == "connection refused or unreachable"
+        assert (await run(p, ctx_for())).sources[1].detail == "unavailable"
     response = await run(p, ctx_for())
     assert (response.sources[1].status, response.sources[1].detail) == ("error", CIRCUIT_OPEN)
     assert len(co.asked) == 2  # not called while open

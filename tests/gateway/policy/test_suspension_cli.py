@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,26 +12,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.policy.suspension import RedisSuspensionStore, SqliteSuspensionStore
-from pmpcli.main import main
+from tests.gateway.cli_runner import Cli, in_process_cli
 from tests.gateway.policy.conftest import REDIS_URL, drop_prefix
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
-    for name in [n for n in os.environ if n.startswith("PMP_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("PMP_DATA_DIR", str(tmp_path))
-
-    def run(*args: str) -> tuple[int, Any, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        try:
-            parsed: Any = json.loads(out)
-        except ValueError:
-            parsed = out
-        return code, parsed, err
-
-    return run
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return in_process_cli(tmp_path, monkeypatch, capsys)
 
 
 def test_suspend_list_reinstate(cli: Any, tmp_path: Path) -> None:
