@@ -16,9 +16,9 @@ import binascii
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from pmpdb.indicators import DEFAULT_FACTORS, FactorVersion, Thresholds, alerts, compute, table
-from pmpdb.indicators.collect import Amounts, Converter, write_indicators
-from pmpdb.indicators.patient import Fill
+from pmpdb.indicators import DEFAULT_FACTORS, FactorVersion, Thresholds, alerts, table
+from pmpdb.indicators.collect import Converter, write_indicators
+from pmpdb.indicators.patient import FillRows, compute_rows
 from pmpdb.matching import Demographics, InvalidDemographicsError, MatchStatus, decide, query_plan
 from pmpdb.patients import demographics_of_query, demographics_of_record
 from pmpdb.store.base import DispensationRow, PatientRecord, Store
@@ -162,24 +162,24 @@ class HistorySearch:
         builder = _DispensationBuilder(patients, self._state_code)
         if not limits.indicators:
             for row in rows:
-                builder.add(response, row, None)
+                builder.add(response, row)
             return response
         convert = self._converter
         indicators = after is None
         whole = indicators and len(page.rows) <= page_size  # the page holds every fill in the period
         amounts, fills = convert.history(rows, fills=whole)
         for row, amount in zip(rows, amounts, strict=True):
-            builder.add(response, row, amount)
+            builder.add(response, row, amount.encoded)
         if indicators:
-            if not whole:
+            if fills is None:
                 fills = convert.indicator_fills(await self._store.indicator_rows(record_ids, start, end))
             self._indicators(response, fills, start, end)
         return response
 
-    def _indicators(self, out: pb.SearchHistoryResponse, fills: list[Fill], start: str, end: str) -> None:
+    def _indicators(self, out: pb.SearchHistoryResponse, fills: FillRows, start: str, end: str) -> None:
         limits = self._limits
-        as_of = min(date.fromisoformat(end), self._today or date.today())
-        found = compute(fills, date.fromisoformat(start), as_of, limits.thresholds)
+        first, as_of = self._converter.period(start, end, self._today)
+        found = compute_rows(fills, first, as_of, limits.thresholds)
         write_indicators(out, found, alerts(found, limits.thresholds, self._factors.label), limits.mme_factors)
 
 
@@ -296,9 +296,9 @@ class _DispensationBuilder:
             ).SerializeToString()
         return part
 
-    def add(self, out: pb.SearchHistoryResponse, r: DispensationRow, amounts: Amounts | None) -> None:
+    def add(self, out: pb.SearchHistoryResponse, r: DispensationRow, amounts: bytes = b"") -> None:
         """One row → one Dispensation, built in place (column positions are schema.HISTORY_SELECT's), with its
-        MME and LME per day when they are known."""
+        MME and LME per day when they are known (``amounts``: those fields serialized, ``Amounts.encoded``)."""
         d = out.dispensations.add(
             id=str(r[0]),
             patient_id=str(r[1]),
@@ -321,9 +321,5 @@ class _DispensationBuilder:
             pharmacist_npi=r[17],
             rxnorm_code=r[18],
         )
-        d.MergeFromString(self._pharmacy(r) + self._prescriber(r) + self._drug(r) + self._patient(r[1]))
-        if amounts is not None:
-            if amounts.mme is not None:
-                d.mme_per_day = amounts.mme
-            if amounts.lme is not None:
-                d.lme_per_day = amounts.lme
+        parts = self._pharmacy(r) + self._prescriber(r) + self._drug(r) + self._patient(r[1])
+        d.MergeFromString(parts + amounts if amounts else parts)

@@ -23,23 +23,26 @@ up to ``as_of`` (the period's end, or today if that is earlier) — no day after
 MME sums are whole thousandths (``mme.milli``), sums and sets do not care about order, and the provider window
 depends on dates, pharmacies and prescribers only: the result does not depend on the order of the input (a
 property test checks it).
+
+``compute`` takes ``Fill``s. The hot path (``SearchHistory``, ``pmpdb.indicators.collect``) calls ``compute_rows``
+with the store's rows as they come and a cached ``Dose`` per row, so that no tuple is built per fill; ``compute``
+is ``compute_rows`` over doses made from the fills. Property tests hold both to a day-by-day reference.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from itertools import pairwise
 from operator import itemgetter
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 MME_CODE: Final = "05"
 MPE_CODE: Final = "03"
 OVERLAP_CODE: Final = "04"
-_FILLED: Final = itemgetter(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +57,11 @@ class Thresholds:
 
 
 class Fill(NamedTuple):
-    """One dispensation as the indicators see it (``fill`` makes one from a days supply). A tuple: thousands are
-    made per second on the hot path."""
+    """One dispensation as the indicators see it (``fill`` makes one from a days supply): what ``compute`` takes.
+    The hot path hands ``compute_rows`` the store's rows instead, with a ``Dose`` per row."""
 
     filled: int  # date.toordinal()
-    last_day: int  # the last day it is active: filled + days supply - 1 (filled, without a usable days supply)
+    last_day: int  # the last day it is active (≥ filled): filled + days supply - 1 (filled, without a usable one)
     pharmacy: str  # the store's pharmacy key
     prescriber: str  # the store's prescriber key ("" when none was reported)
     rx_number: str
@@ -90,6 +93,41 @@ def fill(
         lme_milli,
         unconverted_opioid,
     )
+
+
+_OTHER, _BENZODIAZEPINE, _OPIOID = range(3)  # ``Dose.kind``
+_KINDS: Final = {"opioid": _OPIOID, "benzodiazepine": _BENZODIAZEPINE}
+_UNKNOWN_DRUG: Final = 1 << 32  # in ``Dose.tally``, above the unconverted-opioid count (< 2**32 fills)
+
+
+class Dose(NamedTuple):
+    """What one fill's drug and amounts contribute to the indicators, worked out once and shared by every fill
+    with the same ones (``pmpdb.indicators.collect`` caches them). Make one with ``dose``."""
+
+    kind: int  # _OPIOID, _BENZODIAZEPINE or _OTHER
+    mme_milli: int  # 0 when not known
+    lme_milli: int  # 0 when not known
+    days_active: int  # last_day - filled + 1: the fill is active from its date to the day before date + this
+    tally: int  # 1 for an unconverted opioid, plus _UNKNOWN_DRUG for a drug the reference does not know
+
+
+def dose(
+    drug_class: str, mme_milli: int | None, lme_milli: int | None, unconverted_opioid: bool, days_active: int
+) -> Dose:
+    tally = int(unconverted_opioid) + (0 if drug_class else _UNKNOWN_DRUG)
+    return Dose(_KINDS.get(drug_class, _OTHER), mme_milli or 0, lme_milli or 0, days_active, tally)
+
+
+class FillRows(NamedTuple):
+    """A person's fills as ``compute_rows`` takes them: rows of any layout, each row's ``Dose`` and fill date
+    (ordinal), and where in a row its pharmacy key, prescriber key (None or "": not reported) and Rx number are."""
+
+    rows: Sequence[Sequence[Any]]
+    doses: Sequence[Dose]
+    filled: Sequence[int]
+    pharmacy_at: int
+    prescriber_at: int
+    rx_number_at: int
 
 
 class Span(NamedTuple):
@@ -152,60 +190,67 @@ def daily_mme(fills: Iterable[Fill], start: int, end: int) -> list[tuple[int, in
     return _runs(deltas)
 
 
-def _overlap(opioid: dict[int, int], benzo: dict[int, int]) -> tuple[int, Span | None]:
-    days = sorted(opioid.keys() | benzo.keys())
-    total = first = last = 0
-    o = b = 0
-    for day, following in pairwise(days):
-        o += opioid.get(day, 0)
-        b += benzo.get(day, 0)
-        if o and b:
-            total += following - day
-            first = first or day
-            last = following - 1
-    return total, (Span(date.fromordinal(first), date.fromordinal(last)) if total else None)
+def _prescribers(keys: Iterable[str | None]) -> set[str]:
+    """Distinct prescribers: None or "" is none reported, and "dea:" one reported without any identifier."""
+    found = set(filter(None, keys))
+    for key in found:
+        if key[-1] == ":":
+            return {p for p in found if p[-1] != ":"}
+    return found
 
 
-def _distinct(fills: Sequence[Fill]) -> tuple[int, int]:
-    """Distinct prescribers and pharmacies; "dea:" is a prescriber reported without any identifier: not one."""
-    prescribers = {f[3] for f in fills}
-    prescribers.discard("")
-    if any(p[-1] == ":" for p in prescribers):
-        prescribers = {p for p in prescribers if p[-1] != ":"}
-    pharmacies = {f[2] for f in fills}
-    pharmacies.discard("")
-    return len(prescribers), len(pharmacies)
+def _pharmacies(keys: Iterable[str | None]) -> set[str]:
+    return set(filter(None, keys))
 
 
-def provider_window(
-    fills: Sequence[Fill], start: int, as_of: int, thresholds: Thresholds
+def _providers(
+    fills: FillRows, recent: list[Sequence[Any]], since: int, as_of: int, thresholds: Thresholds
 ) -> tuple[int, int, Span | None, bool]:
     """(prescribers, pharmacies, their window, MPE tripped): the episode's figures if there is one, else those of
-    the ``mpe_window_days`` days up to ``as_of`` (not before ``start``, the period's first day; module docstring).
+    ``recent``, the fills of the ``mpe_window_days`` days ``since`` .. ``as_of`` (module docstring).
 
-    ``fills`` must be sorted by date. Episode search: a window starting at a fill date holds every window that
-    starts earlier and ends at the same fills, so only those are tried — two pointers, O(n). The result depends on
-    the fills' dates, pharmacies and prescribers only, never on their order within a day."""
-    if not fills:
+    Fills may come in any order; they are sorted only when the whole period holds enough prescribers and
+    pharmacies for an episode. Episode search: a window starting at a fill date holds every window that starts
+    earlier and ends at the same fills, so only those are tried — two pointers, O(n). The result depends on the
+    fills' dates, pharmacies and prescribers only, never on their order within a day."""
+    rows = fills.rows
+    if not rows:
         return 0, 0, None, False
-    width = thresholds.mpe_window_days
-    need_p, need_ph = thresholds.mpe_prescribers, thresholds.mpe_pharmacies
-    every_p, every_ph = _distinct(fills)
-    if every_p >= need_p and every_ph >= need_ph:
-        events = [(f[0], f[3] if f[3] and f[3][-1] != ":" else "", f[2]) for f in fills]
-        episode = _episode(events, width, need_p, need_ph)
+    pharmacy_of, prescriber_of = itemgetter(fills.pharmacy_at), itemgetter(fills.prescriber_at)
+    if (
+        len(_pharmacies(map(pharmacy_of, rows))) >= thresholds.mpe_pharmacies
+        and len(every := _prescribers(map(prescriber_of, rows))) >= thresholds.mpe_prescribers
+    ):
+        events = sorted(
+            zip(
+                fills.filled,
+                [p if p in every else "" for p in map(prescriber_of, rows)],
+                [p or "" for p in map(pharmacy_of, rows)],
+                strict=True,
+            )
+        )
+        episode = _episode(events, thresholds.mpe_window_days, thresholds.mpe_prescribers, thresholds.mpe_pharmacies)
         if episode is not None:
             return episode
-    since = max(as_of - width + 1, start)
-    recent = fills[bisect_left(fills, since, key=_FILLED) : bisect_right(fills, as_of, key=_FILLED)]
-    recent_p, recent_ph = _distinct(recent)
-    return recent_p, recent_ph, Span(date.fromordinal(since), date.fromordinal(as_of)), False
+    return (
+        len(_prescribers(map(prescriber_of, recent))),
+        len(_pharmacies(map(pharmacy_of, recent))),
+        _window(since, as_of),
+        False,
+    )
+
+
+@lru_cache(maxsize=256)
+def _window(first: int, last: int) -> Span:
+    """The recent window as a span (the same for every answer over the same period: made once)."""
+    return Span(date.fromordinal(first), date.fromordinal(last))
 
 
 def _episode(
     events: list[tuple[int, str, str]], width: int, need_p: int, need_ph: int
 ) -> tuple[int, int, Span, bool] | None:
-    """The busiest window that trips (None when none does)."""
+    """The busiest window that trips (None when none does). ``events``: (date, prescriber, pharmacy) by date,
+    prescribers that do not count as ""."""
     prescribers: defaultdict[str, int] = defaultdict(int)
     pharmacies: defaultdict[str, int] = defaultdict(int)
     p = ph = 0  # distinct prescribers and pharmacies in the window
@@ -249,59 +294,96 @@ def _episode(
     return count_p, count_ph, Span(date.fromordinal(first), date.fromordinal(last)), True
 
 
+def _span(first: int | None, last: int | None) -> Span | None:
+    return Span(date.fromordinal(first), date.fromordinal(last)) if first is not None and last is not None else None
+
+
 def compute(fills: Collection[Fill], start: date, as_of: date, thresholds: Thresholds) -> PatientIndicators:
     """Every indicator for one person (module docstring). ``fills`` may come in any order."""
+    doses = [dose(f[5], f[6], f[7], f[8], f[1] - f[0] + 1) for f in fills]
+    return compute_rows(FillRows(list(fills), doses, [f[0] for f in fills], 2, 3, 4), start, as_of, thresholds)
+
+
+_TALLY: Final = itemgetter(4)
+
+
+def compute_rows(fills: FillRows, start: date, as_of: date, thresholds: Thresholds) -> PatientIndicators:
+    """``compute`` over rows and their doses: what the hot path calls with the store's rows as they come.
+
+    One pass over the fills turns each one active in the period into two events — its first day and the day
+    after its last, clipped to the period and ``as_of`` — and collects what concerns ``as_of`` and the last
+    ``mpe_window_days`` directly. Then one sweep over the sorted event days gives the peak MME, the days over the
+    threshold and the overlap days, run by run.
+
+    An event packs its three changes into one int so that one dict and one sweep carry them all: the lowest
+    ``bits`` count active benzodiazepine fills, the next ``bits`` active opioid fills, the rest is the active MME
+    in thousandths. A day's level (the sum of the events up to it) has both counts in 0 .. len(fills) <
+    2**bits, so the fields never borrow from one another and each reads back exactly; sized to the fills, the
+    level of a typical history stays a one-digit int, the fastest kind."""
+    rows, doses, filled_days = fills.rows, fills.doses, fills.filled
+    bits = len(doses).bit_length()
+    shift = 2 * bits
+    kind_delta = (0, 1, 1 << bits)  # by Dose.kind: _OTHER, _BENZODIAZEPINE, _OPIOID
     lo, hi = start.toordinal(), as_of.toordinal()
-    deltas: defaultdict[int, int] = defaultdict(int)
-    opioid: defaultdict[int, int] = defaultdict(int)
-    benzo: defaultdict[int, int] = defaultdict(int)
-    active: set[tuple[str, str]] = set()
-    current_lme = unconverted = unknown = 0
-    for f in fills:  # one pass: every event, then sweeps over the event days
-        filled, last, cls = f[0], f[1], f[5]
-        if filled <= hi and last >= lo:
-            first, after = (filled if filled > lo else lo), (last if last < hi else hi) + 1
-            mme = f[6]
-            if mme is not None:
-                deltas[first] += mme
-                deltas[after] -= mme
-            which = opioid if cls == "opioid" else benzo if cls == "benzodiazepine" else None
-            if which is not None:
-                which[first] += 1
-                which[after] -= 1
-            if last >= hi:
-                active.add((f[2], f[4]))
-                if f[7] is not None:
-                    current_lme += f[7]
-        if f[8]:
-            unconverted += 1
-        if not cls:
-            unknown += 1
-    limit = max(round(thresholds.mme_per_day * 1000), 1)
-    peak, peak_day = 0, None
-    over_first = over_last = None
-    current = level = 0
-    days = sorted(deltas)
-    for day, following in pairwise(days):  # runs of equal daily MME: day .. following - 1
-        level += deltas[day]
-        if level > peak:
-            peak, peak_day = level, day
+    since = max(hi - thresholds.mpe_window_days + 1, lo)
+    pharmacy_at, rx_at = fills.pharmacy_at, fills.rx_number_at
+    events: dict[int, int] = {}
+    get = events.get
+    recent: list[Sequence[Any]] = []  # fills of the last mpe_window_days up to as_of
+    active: set[tuple[Any, Any]] = set()
+    current = current_lme = 0
+    for row, (kind, mme, lme, days_active, _), filled in zip(rows, doses, filled_days, strict=True):
+        after = filled + days_active  # the day after its last
+        if filled >= lo and after <= hi:  # within the period and over before as_of: most fills
+            if kind or mme:
+                delta = kind_delta[kind] + (mme << shift)
+                events[filled] = get(filled, 0) + delta
+                events[after] = get(after, 0) - delta
+            if filled >= since:
+                recent.append(row)
+        elif filled <= hi and after > lo:  # begun before the period, or still active on as_of
+            first = filled if filled > lo else lo
+            end = after if after <= hi else hi + 1
+            if (kind or mme) and first < end:  # first < end unless the period ends before it starts
+                delta = kind_delta[kind] + (mme << shift)
+                events[first] = get(first, 0) + delta
+                events[end] = get(end, 0) - delta
+            if filled >= since:
+                recent.append(row)
+            if after > hi:  # active on as_of
+                active.add((row[pharmacy_at], row[rx_at]))
+                current += mme
+                current_lme += lme
+    limit = max(round(thresholds.mme_per_day * 1000), 1) << shift  # compared packed: MME is the top field
+    above_peak = 1 << shift  # the lowest level whose MME beats the peak so far
+    benzodiazepines = (1 << bits) - 1
+    opioids = benzodiazepines << bits
+    peak_day = over_first = over_last = overlap_first = overlap_last = None
+    overlap_days = level = 0
+    days = sorted(events)
+    run = days[0] if days else 0
+    for day in days:  # the run from the previous event day (run) to day - 1 was at ``level``
         if level >= limit:
-            over_first = day if over_first is None else over_first
-            over_last = following - 1
-        if day <= hi < following:
-            current = level
-    prescribers, pharmacies, window, mpe = provider_window(sorted(fills, key=_FILLED), lo, hi, thresholds)
-    overlap_count, overlap = _overlap(opioid, benzo) if opioid and benzo else (0, None)
+            if over_first is None:
+                over_first = run
+            over_last = day - 1
+        if level & benzodiazepines and level & opioids:
+            overlap_days += day - run
+            if overlap_first is None:
+                overlap_first = run
+            overlap_last = day - 1
+        level += events[day]
+        if level >= above_peak:
+            above_peak = ((level >> shift) + 1) << shift
+            peak_day = day
+        run = day
+    prescribers, pharmacies, window, mpe = _providers(fills, recent, since, hi, thresholds)
+    tally = sum(map(_TALLY, doses))
     return PatientIndicators(
         as_of,
-        peak,
-        date.fromordinal(peak_day) if peak_day is not None else None,
-        (
-            Span(date.fromordinal(over_first), date.fromordinal(over_last))
-            if over_first is not None and over_last is not None
-            else None
-        ),
+        (above_peak >> shift) - 1,
+        None if peak_day is None else date.fromordinal(peak_day),
+        _span(over_first, over_last),
         current,
         current_lme,
         len(active),
@@ -309,10 +391,10 @@ def compute(fills: Collection[Fill], start: date, as_of: date, thresholds: Thres
         pharmacies,
         window,
         mpe,
-        overlap_count,
-        overlap,
-        unconverted,
-        unknown,
+        overlap_days,
+        _span(overlap_first, overlap_last),
+        tally & (_UNKNOWN_DRUG - 1),
+        tally >> 32,
     )
 
 
@@ -324,6 +406,12 @@ class AlertFact(NamedTuple):
     threshold: float
 
 
+# Formatting costs ten times a cache hit, an answer formats a dozen dates and numbers, and a PMP's answers share
+# most of them (the period's end, thresholds, common doses).
+iso: Final = lru_cache(maxsize=1 << 12)(date.isoformat)
+
+
+@lru_cache(maxsize=1 << 12)
 def _num(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
@@ -332,14 +420,15 @@ def alerts(ind: PatientIndicators, thresholds: Thresholds, factors_label: str) -
     """The alerts ``ind`` trips, MME first (the order of ``SearchHistoryResponse.alerts``)."""
     out: list[AlertFact] = []
     if ind.mme_over is not None and ind.peak_mme_day is not None:
+        peak = ind.peak_mme_milli / 1000
         out.append(
             AlertFact(
                 MME_CODE,
-                f"Daily MME reached {_num(ind.peak_mme)} on {ind.peak_mme_day.isoformat()} (threshold"
-                f" {_num(thresholds.mme_per_day)}, {factors_label} factors); {_num(ind.current_mme)} on"
-                f" {ind.as_of.isoformat()}",
+                f"Daily MME reached {_num(peak)} on {iso(ind.peak_mme_day)} (threshold"
+                f" {_num(thresholds.mme_per_day)}, {factors_label} factors); {_num(ind.current_mme_milli / 1000)} on"
+                f" {iso(ind.as_of)}",
                 ind.mme_over,
-                ind.peak_mme,
+                peak,
                 thresholds.mme_per_day,
             )
         )

@@ -21,6 +21,7 @@ from pmpdb.indicators.patient import (
     daily_mme,
 )
 from pmpdb.indicators.patient import fill as make_fill
+from tests.pmpdb.indicators.reference import reference_compute
 
 START = date(2026, 1, 1)
 END = date(2026, 12, 31)
@@ -294,3 +295,42 @@ def test_provider_figures_against_every_window(fills: list[Fill], need_p: int, n
     else:
         recent = counts([f for f in fills if max(0, as_of - 89) <= f.filled - day(0) <= as_of])
         assert not ind.mpe and (ind.prescribers, ind.pharmacies) == recent
+
+
+# --- the sweep against the straightforward reference ----------------------------------------------------------
+
+wide_fills = st.lists(
+    st.builds(
+        fill,
+        st.integers(min_value=-60, max_value=260),
+        st.integers(min_value=-1, max_value=120),
+        st.one_of(st.none(), st.just(0.0), st.floats(min_value=0.001, max_value=500).map(lambda x: round(x, 3))),
+        cls=st.sampled_from(["opioid", "benzodiazepine", "stimulant", ""]),
+        pharmacy=st.sampled_from(["a", "b", "c", "d", "e", "f", ""]),
+        prescriber=st.sampled_from(["p", "q", "r", "s", "t", "u", "", "dea:"]),
+        rx=st.sampled_from(["1", "2", "3"]),
+        lme=st.one_of(st.none(), st.floats(min_value=0.001, max_value=10).map(lambda x: round(x, 3))),
+        unconverted=st.booleans(),
+    ),
+    max_size=40,
+)
+thresholds_strategy = st.builds(
+    Thresholds,
+    mme_per_day=st.sampled_from([0.0, 0.001, 45.0, 90.0, 120.5]),
+    mpe_prescribers=st.integers(min_value=0, max_value=6),
+    mpe_pharmacies=st.integers(min_value=0, max_value=6),
+    mpe_window_days=st.integers(min_value=1, max_value=120),
+    overlap_days=st.integers(min_value=1, max_value=3),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    wide_fills,
+    st.integers(min_value=-30, max_value=120),
+    st.integers(min_value=0, max_value=200),
+    thresholds_strategy,
+)
+def test_compute_equals_the_day_by_day_reference(fills: list[Fill], first: int, length: int, t: Thresholds) -> None:
+    start, as_of = d(first), d(first + length)
+    assert compute(fills, start, as_of, t) == reference_compute(fills, start, as_of, t)
